@@ -1,0 +1,381 @@
+"""Candidate and baseline specs, read from `quantgate.toml` or `[tool.quantgate]`.
+
+Everything is validated (with a JSON Schema, so every error names its key and the
+allowed values) before any model loads: a bad config must cost seconds, not an engine start.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import jsonschema
+
+DEMO_MODEL = "demo:smollm2-135m-instruct"
+ENGINE_KINDS = ("hf",)
+GATES = (
+    "golden",
+    "structured_output",
+    "tool_call",
+    "long_context",
+    "safety",
+    "rag_faithfulness",
+    "latency",
+    "drift",
+    "compat",
+)
+
+
+class ConfigError(Exception):
+    """A user mistake in the config or on the command line; the message says what to do."""
+
+
+_WEIGHTS = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["method", "dtype"],
+    "properties": {
+        "method": {"enum": ["torchao", "quanto"]},
+        "dtype": {"enum": ["int8", "int4", "float8"]},
+    },
+}
+_ACTIVATIONS = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["dtype"],
+    "properties": {"dtype": {"enum": ["int8"]}, "dynamic": {"type": "boolean"}},
+}
+_KV_CACHE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["method", "bits"],
+    "properties": {
+        "method": {"enum": ["quanto"]},
+        "bits": {"enum": [2, 4]},
+        "residual_length": {"type": "integer", "minimum": 0},
+    },
+}
+_GENERATION = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "max_new_tokens": {"type": "integer", "minimum": 1},
+        "top_logprobs": {"type": "integer", "minimum": 1, "maximum": 20},
+        "batch_size": {"type": "integer", "minimum": 1},
+    },
+}
+_CANDIDATE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["engine", "model"],
+    "properties": {
+        "engine": {"enum": list(ENGINE_KINDS)},
+        "model": {"type": "string", "minLength": 1},
+        "baseline": {"type": "string"},
+        "description": {"type": "string"},
+        "dtype": {"enum": ["float32", "bfloat16", "float16"]},
+        "quantization": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "weights": _WEIGHTS,
+                "activations": _ACTIVATIONS,
+                "kv_cache": _KV_CACHE,
+            },
+        },
+        "runtime": {"type": "object"},
+        "generation": _GENERATION,
+    },
+}
+_GOLDEN_GATE = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "top_k": {"type": "integer", "minimum": 1, "maximum": 20},
+        "diverge_outside_top_k_before": {"type": "integer", "minimum": 0},
+        "min_similarity": {"type": "number", "minimum": 0, "maximum": 1},
+        "max_expectation_flips": {"type": "integer", "minimum": 0},
+        "cases": {"type": "array", "items": {"type": "string"}},
+    },
+}
+CONFIG_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["baseline", "candidates"],
+    "properties": {
+        "baseline": {"type": "string"},
+        "cache_dir": {"type": "string"},
+        "snapshot_dir": {"type": "string"},
+        "candidates": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": _CANDIDATE,
+        },
+        "gates": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"golden": _GOLDEN_GATE},
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class WeightQuant:
+    method: str
+    dtype: str
+
+
+@dataclass(frozen=True)
+class ActivationQuant:
+    dtype: str
+    dynamic: bool = True
+
+
+@dataclass(frozen=True)
+class KVCacheQuant:
+    method: str
+    bits: int
+    residual_length: int | None = None
+
+
+@dataclass(frozen=True)
+class Quantization:
+    weights: WeightQuant | None = None
+    activations: ActivationQuant | None = None
+    kv_cache: KVCacheQuant | None = None
+
+    @property
+    def is_full_precision(self) -> bool:
+        return self.weights is None and self.activations is None and self.kv_cache is None
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    max_new_tokens: int = 48
+    top_logprobs: int = 5
+    batch_size: int = 8
+
+
+@dataclass(frozen=True)
+class CandidateSpec:
+    """One model as served: engine kind, weights, quantization and runtime flags."""
+
+    name: str
+    engine: str
+    model: str
+    baseline: str | None = None
+    description: str = ""
+    dtype: str = "float32"
+    quantization: Quantization = field(default_factory=Quantization)
+    runtime: Mapping[str, Any] = field(default_factory=dict)
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+    def flags(self) -> dict[str, Any]:
+        """What, besides the weights, decides this model's outputs (part of its fingerprint)."""
+        data = self.to_dict()
+        for key in ("name", "baseline", "description", "model"):
+            data.pop(key)
+        return data
+
+
+@dataclass(frozen=True)
+class GoldenThresholds:
+    top_k: int = 5
+    diverge_outside_top_k_before: int = 16
+    min_similarity: float = 0.0
+    max_expectation_flips: int = 0
+    cases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QuantgateConfig:
+    path: Path
+    baseline: str
+    candidates: Mapping[str, CandidateSpec]
+    golden: GoldenThresholds = field(default_factory=GoldenThresholds)
+    cache_dir: Path | None = None
+    snapshot_dir: Path | None = None
+
+    def baseline_for(self, candidate: CandidateSpec) -> CandidateSpec:
+        return self.candidates[candidate.baseline or self.baseline]
+
+    def select(self, names: str, baseline_override: str | None = None) -> list[CandidateSpec]:
+        """Resolve `--quant-candidate` (a name, a comma list or `all`) into specs."""
+        known = sorted(self.candidates)
+        if baseline_override is not None and baseline_override not in self.candidates:
+            raise ConfigError(
+                f"--quant-baseline={baseline_override!r} is not declared in {self.path}; "
+                f"declared: {', '.join(known)}"
+            )
+        if names.strip() == "all":
+            baselines = {self.baseline, *(c.baseline for c in self.candidates.values() if c.baseline)}
+            chosen = [n for n in known if n not in baselines]
+        else:
+            chosen = [n.strip() for n in names.split(",") if n.strip()]
+        unknown = [n for n in chosen if n not in self.candidates]
+        if unknown or not chosen:
+            raise ConfigError(
+                f"--quant-candidate: unknown candidate {', '.join(map(repr, unknown)) or '(empty)'} "
+                f"in {self.path}; declared candidates: {', '.join(known)} (or 'all')"
+            )
+        specs = [self.candidates[n] for n in chosen]
+        if baseline_override is not None:
+            specs = [_replace(spec, baseline=baseline_override) for spec in specs]
+        return specs
+
+
+def _replace(spec: CandidateSpec, **changes: Any) -> CandidateSpec:
+    from dataclasses import replace
+
+    return replace(spec, **changes)
+
+
+def find_config(rootdir: Path, explicit: str | None) -> tuple[Path, dict[str, Any]]:
+    """The config table and its file: an explicit path, else quantgate.toml, else pyproject."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_absolute():
+            path = rootdir / path
+        if not path.is_file():
+            raise ConfigError(f"--quantgate-config: {path} does not exist")
+        candidates = [path]
+    else:
+        candidates = [rootdir / "quantgate.toml", rootdir / "pyproject.toml"]
+    for path in candidates:
+        if not path.is_file():
+            continue
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        if path.name == "pyproject.toml" and not explicit:
+            table = data.get("tool", {}).get("quantgate")
+            if table is None:
+                continue
+            return path, table
+        if path.name == "pyproject.toml":
+            return path, data.get("tool", {}).get("quantgate", {})
+        return path, data
+    raise ConfigError(
+        f"no quantgate config found in {rootdir}: add quantgate.toml or a [tool.quantgate] "
+        "table to pyproject.toml, or pass --quantgate-config=PATH"
+    )
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = _key_path(error)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        prefix = f"{where}." if error.absolute_path else ""
+        return (
+            f"unknown key {', '.join(prefix + k for k in extra)}; "
+            f"allowed keys here: {', '.join(allowed)}"
+        )
+    if error.validator == "enum":
+        allowed = ", ".join(map(repr, error.validator_value))
+        return f"key {where}: {error.instance!r} is not allowed; allowed values: {allowed}"
+    if error.validator == "type":
+        return f"key {where}: expected {error.validator_value}, got {error.instance!r}"
+    if error.validator == "required":
+        return f"key {where}: {error.message}"
+    return f"key {where}: {error.message}"
+
+
+def validate(table: Mapping[str, Any], path: Path) -> None:
+    validator = jsonschema.Draft202012Validator(CONFIG_SCHEMA)
+    errors = sorted(validator.iter_errors(table), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = "\n  ".join(_describe(e) for e in errors)
+        raise ConfigError(f"invalid quantgate config in {path}:\n  {lines}")
+
+
+def parse(table: Mapping[str, Any], path: Path) -> QuantgateConfig:
+    validate(table, path)
+    candidates = {name: _candidate(name, raw) for name, raw in table["candidates"].items()}
+    referenced = {table["baseline"]: "baseline"} | {
+        c.baseline: f"candidates.{c.name}.baseline" for c in candidates.values() if c.baseline
+    }
+    for name, key in referenced.items():
+        if name not in candidates:
+            raise ConfigError(
+                f"invalid quantgate config in {path}:\n  key {key}: {name!r} is not a declared "
+                f"candidate; declared: {', '.join(sorted(candidates))}"
+            )
+    candidates = {
+        name: _replace(spec, model=_model_source(spec, path)) for name, spec in candidates.items()
+    }
+    gates = table.get("gates", {})
+    golden = gates.get("golden", {})
+    return QuantgateConfig(
+        path=path,
+        baseline=table["baseline"],
+        candidates=candidates,
+        golden=GoldenThresholds(**{**golden, "cases": tuple(golden.get("cases", ()))}),
+        cache_dir=_resolve(path, table.get("cache_dir")),
+        snapshot_dir=_resolve(path, table.get("snapshot_dir")),
+    )
+
+
+def load(rootdir: Path, explicit: str | None = None) -> QuantgateConfig:
+    path, table = find_config(rootdir, explicit)
+    return parse(table, path)
+
+
+def _resolve(config_path: Path, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else config_path.parent / path
+
+
+def _candidate(name: str, raw: Mapping[str, Any]) -> CandidateSpec:
+    quant = raw.get("quantization", {})
+    return CandidateSpec(
+        name=name,
+        engine=raw["engine"],
+        model=raw["model"],
+        baseline=raw.get("baseline"),
+        description=raw.get("description", ""),
+        dtype=raw.get("dtype", "float32"),
+        quantization=Quantization(
+            weights=WeightQuant(**quant["weights"]) if "weights" in quant else None,
+            activations=ActivationQuant(**quant["activations"]) if "activations" in quant else None,
+            kv_cache=KVCacheQuant(**quant["kv_cache"]) if "kv_cache" in quant else None,
+        ),
+        runtime=dict(raw.get("runtime", {})),
+        generation=GenerationSettings(**raw.get("generation", {})),
+    )
+
+
+def _model_source(spec: CandidateSpec, config_path: Path) -> str:
+    """The demo marker as is, or the model's absolute path, which must exist."""
+    if spec.model.startswith("demo:"):
+        if spec.model != DEMO_MODEL:
+            raise ConfigError(
+                f"invalid quantgate config in {config_path}:\n  key candidates.{spec.name}.model: "
+                f"unknown demo model {spec.model!r}; allowed: {DEMO_MODEL!r} or a local path"
+            )
+        return spec.model
+    model_path = Path(spec.model).expanduser()
+    if not model_path.is_absolute():
+        model_path = config_path.parent / model_path
+    if not model_path.exists():
+        raise ConfigError(
+            f"invalid quantgate config in {config_path}:\n  key candidates.{spec.name}.model: "
+            f"model file {model_path} does not exist; build or download it, or fix the path"
+        )
+    return str(model_path)

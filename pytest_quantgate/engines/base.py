@@ -1,0 +1,148 @@
+"""The one interface every engine implements, and the result types gates consume.
+
+Engines know nothing of gates: they turn prompts into `Generation`s and token sequences into
+`ScoredSequence`s. Results are plain dataclasses so that they can be recorded as baseline
+snapshots and compared with a candidate's without the baseline engine being loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Mapping, Protocol, Sequence, runtime_checkable
+
+from ..config import CandidateSpec
+
+FinishReason = Literal["stop", "length"]
+
+
+class EngineUnavailable(Exception):
+    """The engine or quantization method cannot run here; the gate is skipped with this reason."""
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One greedy generation: a chat (rendered by the model's template) and a token cap."""
+
+    messages: tuple[ChatMessage, ...]
+    max_new_tokens: int
+
+    @classmethod
+    def chat(cls, prompt: str, max_new_tokens: int, system: str | None = None) -> "GenerationRequest":
+        messages = ((ChatMessage("system", system),) if system else ()) + (ChatMessage("user", prompt),)
+        return cls(messages=messages, max_new_tokens=max_new_tokens)
+
+
+@dataclass(frozen=True)
+class TokenLogprobs:
+    """The chosen token at one position, its log-probability and the top-k alternatives."""
+
+    token_id: int
+    logprob: float
+    top: tuple[tuple[int, float], ...]
+
+    def rank_of(self, token_id: int) -> int | None:
+        """0-based rank of `token_id` among the recorded top-k, or None if outside it."""
+        for rank, (tid, _) in enumerate(self.top):
+            if tid == token_id:
+                return rank
+        return None
+
+
+@dataclass(frozen=True)
+class Timings:
+    prompt_tokens: int
+    ttft_s: float
+    total_s: float
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    token_ids: tuple[int, ...]
+    logprobs: tuple[TokenLogprobs, ...]
+    finish_reason: FinishReason
+    timings: Timings
+
+    def to_record(self) -> dict[str, Any]:
+        """The parts of a generation that identify the answer (timings are not recorded)."""
+        return {
+            "text": self.text,
+            "token_ids": list(self.token_ids),
+            "finish_reason": self.finish_reason,
+            "logprobs": [
+                {"id": lp.token_id, "lp": round(lp.logprob, 5), "top": [[t, round(p, 5)] for t, p in lp.top]}
+                for lp in self.logprobs
+            ],
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> "Generation":
+        return cls(
+            text=record["text"],
+            token_ids=tuple(record["token_ids"]),
+            finish_reason=record["finish_reason"],
+            logprobs=tuple(
+                TokenLogprobs(lp["id"], lp["lp"], tuple((int(t), float(p)) for t, p in lp["top"]))
+                for lp in record["logprobs"]
+            ),
+            timings=Timings(prompt_tokens=0, ttft_s=0.0, total_s=0.0),
+        )
+
+
+@dataclass(frozen=True)
+class ScoredSequence:
+    """Teacher-forced scores: position i holds the distribution that predicted token i+1."""
+
+    token_ids: tuple[int, ...]
+    logprobs: tuple[TokenLogprobs, ...]
+
+
+@dataclass(frozen=True)
+class TokenizerFacts:
+    vocab_size: int
+    bos_token_id: int | None
+    eos_token_ids: tuple[int, ...]
+    pad_token_id: int | None
+    special_tokens: Mapping[str, str]
+    chat_template: str | None
+    max_context: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class EngineStats:
+    """The engine's own time, so the plugin's overhead can be measured against it."""
+
+    load_s: float = 0.0
+    generate_s: float = 0.0
+    score_s: float = 0.0
+    generate_calls: int = 0
+    generated_tokens: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Engine(Protocol):
+    spec: CandidateSpec
+    stats: EngineStats
+
+    def generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
+        """Greedy generation for every request in as few forward batches as the engine allows."""
+
+    def score(self, sequences: Sequence[Sequence[int]], top_logprobs: int) -> list[ScoredSequence]:
+        """Teacher-forced log-probabilities of given token sequences."""
+
+    def render_chat(self, messages: Sequence[ChatMessage]) -> list[int]:
+        """Token ids the engine feeds the model for a chat, generation prompt included."""
+
+    def tokenizer_facts(self) -> TokenizerFacts: ...
+
+    def close(self) -> None: ...

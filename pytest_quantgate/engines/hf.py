@@ -1,0 +1,243 @@
+"""The transformers engine: CPU or GPU, with torchao / optimum-quanto weight and activation
+quantization and transformers' quantized KV cache (quanto backend)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..config import CandidateSpec, ConfigError
+from .base import (
+    ChatMessage,
+    EngineStats,
+    EngineUnavailable,
+    Generation,
+    GenerationRequest,
+    ScoredSequence,
+    Timings,
+    TokenizerFacts,
+    TokenLogprobs,
+)
+
+
+def check_spec(spec: CandidateSpec) -> None:
+    """Reject quantization settings this engine cannot express, before anything loads."""
+    q = spec.quantization
+    where = f"candidates.{spec.name}.quantization"
+    if q.weights and q.weights.method == "torchao" and q.weights.dtype != "int8":
+        raise ConfigError(
+            f"key {where}.weights.dtype: the hf engine uses torchao for int8 only; "
+            "allowed: method='torchao' dtype='int8', or method='quanto' dtype in int8/int4/float8"
+        )
+    if q.activations and not (q.weights and q.weights.method == "torchao"):
+        raise ConfigError(
+            f"key {where}.activations: int8 dynamic activations need torchao int8 weights "
+            "(weights = {method = 'torchao', dtype = 'int8'})"
+        )
+
+
+def _quantization_config(spec: CandidateSpec) -> Any:
+    q = spec.quantization
+    if q.weights is None:
+        return None
+    try:
+        if q.weights.method == "torchao":
+            from torchao.quantization import (
+                Int8DynamicActivationInt8WeightConfig,
+                Int8WeightOnlyConfig,
+            )
+            from transformers import TorchAoConfig
+
+            scheme = Int8DynamicActivationInt8WeightConfig() if q.activations else Int8WeightOnlyConfig()
+            return TorchAoConfig(scheme)
+        from transformers import QuantoConfig
+
+        return QuantoConfig(weights=q.weights.dtype)
+    except ImportError as exc:
+        raise EngineUnavailable(f"{q.weights.method} is not installed: {exc}") from exc
+
+
+class _StepClock:
+    """A generate() streamer that timestamps each decoding step (first put is the prompt)."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.steps: list[float] = []
+
+    def put(self, value: Any) -> None:
+        self.steps.append(time.perf_counter())
+
+    def end(self) -> None:
+        pass
+
+    @property
+    def ttft_s(self) -> float:
+        return (self.steps[1] if len(self.steps) > 1 else self.start) - self.start
+
+
+class HFEngine:
+    kind = "hf"
+
+    def __init__(self, spec: CandidateSpec, model_dir: Path) -> None:
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise EngineUnavailable(f"the hf engine needs torch and transformers: {exc}") from exc
+        check_spec(spec)
+        self.spec = spec
+        self.stats = EngineStats()
+        started = time.perf_counter()
+        self._torch = torch
+        self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(
+            str(model_dir),
+            dtype=getattr(torch, spec.dtype),
+            quantization_config=_quantization_config(spec),
+            **dict(spec.runtime.get("from_pretrained", {})),
+        )
+        self.model.eval()
+        self.stats.load_s = time.perf_counter() - started
+
+    # -- generation ---------------------------------------------------------------------
+    def _cache_kwargs(self) -> dict[str, Any]:
+        kv = self.spec.quantization.kv_cache
+        if kv is None:
+            return {}
+        cache_config: dict[str, Any] = {"backend": kv.method, "nbits": kv.bits}
+        if kv.residual_length is not None:
+            cache_config["residual_length"] = kv.residual_length
+        return {"cache_implementation": "quantized", "cache_config": cache_config}
+
+    def render_chat(self, messages: Sequence[ChatMessage]) -> list[int]:
+        rendered = self.tokenizer.apply_chat_template(
+            [{"role": m.role, "content": m.content} for m in messages],
+            add_generation_prompt=True,
+            tokenize=True,
+            return_dict=True,
+        )
+        return list(rendered["input_ids"])
+
+    def generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
+        batch_size = self.spec.generation.batch_size
+        results: list[Generation] = []
+        for start in range(0, len(requests), batch_size):
+            results.extend(self._generate_batch(requests[start : start + batch_size], top_logprobs))
+        return results
+
+    def _generate_batch(self, requests: Sequence[GenerationRequest], top_k: int) -> list[Generation]:
+        torch = self._torch
+        prompts = [self.render_chat(r.messages) for r in requests]
+        batch = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt")
+        max_new = max(r.max_new_tokens for r in requests)
+        eos_ids = set(self.tokenizer_facts().eos_token_ids)
+        clock = _StepClock()
+        started = time.perf_counter()
+        with torch.inference_mode():
+            out = self.model.generate(
+                **batch,
+                max_new_tokens=max_new,
+                do_sample=False,
+                num_beams=1,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+                pad_token_id=self.tokenizer.pad_token_id,
+                return_dict_in_generate=True,
+                output_logits=True,
+                streamer=clock,
+                **self._cache_kwargs(),
+            )
+        elapsed = time.perf_counter() - started
+        self.stats.generate_s += elapsed
+        self.stats.generate_calls += 1
+        logprobs = torch.stack(out.logits, dim=1).float().log_softmax(dim=-1)  # [batch, steps, vocab]
+        top_values, top_ids = logprobs.topk(top_k, dim=-1)
+        new_tokens = out.sequences[:, batch["input_ids"].shape[1] :]
+        results = []
+        for row, request in enumerate(requests):
+            ids = new_tokens[row, : request.max_new_tokens].tolist()
+            finish = "length"
+            for pos, tid in enumerate(ids):
+                if tid in eos_ids:
+                    ids, finish = ids[: pos + 1], "stop"
+                    break
+            steps = []
+            for pos, tid in enumerate(ids):
+                steps.append(
+                    TokenLogprobs(
+                        token_id=tid,
+                        logprob=float(logprobs[row, pos, tid]),
+                        top=tuple(zip(top_ids[row, pos].tolist(), top_values[row, pos].tolist())),
+                    )
+                )
+            self.stats.generated_tokens += len(ids)
+            results.append(
+                Generation(
+                    text=self.tokenizer.decode(ids, skip_special_tokens=True),
+                    token_ids=tuple(ids),
+                    logprobs=tuple(steps),
+                    finish_reason=finish,
+                    timings=Timings(
+                        prompt_tokens=len(prompts[row]), ttft_s=clock.ttft_s, total_s=elapsed
+                    ),
+                )
+            )
+        return results
+
+    # -- teacher-forced scoring ----------------------------------------------------------
+    def score(self, sequences: Sequence[Sequence[int]], top_logprobs: int) -> list[ScoredSequence]:
+        torch = self._torch
+        started = time.perf_counter()
+        results = []
+        batch_size = self.spec.generation.batch_size
+        for begin in range(0, len(sequences), batch_size):
+            chunk = [list(s) for s in sequences[begin : begin + batch_size]]
+            self.tokenizer.padding_side = "right"
+            try:
+                batch = self.tokenizer.pad({"input_ids": chunk}, return_tensors="pt")
+            finally:
+                self.tokenizer.padding_side = "left"
+            with torch.inference_mode():
+                logits = self.model(**batch).logits.float()
+            logprobs = logits.log_softmax(dim=-1)
+            top_values, top_ids = logprobs.topk(top_logprobs, dim=-1)
+            for row, ids in enumerate(chunk):
+                steps = tuple(
+                    TokenLogprobs(
+                        token_id=ids[pos + 1],
+                        logprob=float(logprobs[row, pos, ids[pos + 1]]),
+                        top=tuple(zip(top_ids[row, pos].tolist(), top_values[row, pos].tolist())),
+                    )
+                    for pos in range(len(ids) - 1)
+                )
+                results.append(ScoredSequence(token_ids=tuple(ids), logprobs=steps))
+        self.stats.score_s += time.perf_counter() - started
+        return results
+
+    # -- facts ---------------------------------------------------------------------------
+    def tokenizer_facts(self) -> TokenizerFacts:
+        tok = self.tokenizer
+        gen_eos = self.model.generation_config.eos_token_id
+        eos = gen_eos if isinstance(gen_eos, list) else [gen_eos] if gen_eos is not None else []
+        eos_ids = tuple(dict.fromkeys([*eos, *([tok.eos_token_id] if tok.eos_token_id is not None else [])]))
+        return TokenizerFacts(
+            vocab_size=len(tok),
+            bos_token_id=tok.bos_token_id,
+            eos_token_ids=eos_ids,
+            pad_token_id=tok.pad_token_id,
+            special_tokens={k: str(v) for k, v in tok.special_tokens_map.items()},
+            chat_template=tok.chat_template,
+            max_context=getattr(self.model.config, "max_position_embeddings", None),
+        )
+
+    def close(self) -> None:
+        self.model = None
+        self.tokenizer = None
+        import gc
+
+        gc.collect()

@@ -1,0 +1,278 @@
+"""pytest hooks and fixtures: options, markers, candidate parametrization, the report.
+
+Thin on purpose: it wires config, engines, gates and the report together and computes
+nothing itself. Nothing heavy is imported or loaded unless `--quant-candidate` is given.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from . import config as qconfig
+from .config import GATES, CandidateSpec, ConfigError, QuantgateConfig
+from .report import PROPERTY, RunReport, format_table, write_json_atomic
+
+_STATE = pytest.StashKey["QuantgateState"]()
+
+GATE_HELP = {
+    "golden": "golden prompts vs recorded baseline answers",
+    "structured_output": "JSON validity and schema compliance",
+    "tool_call": "tool-call names and arguments",
+    "long_context": "retrieval at growing lengths and depths",
+    "safety": "refusal drift both ways",
+    "rag_faithfulness": "answers grounded in the supplied context",
+    "latency": "TTFT, ITL, TPOT, E2E and throughput",
+    "drift": "next-token distribution drift (KL divergence)",
+    "compat": "tokenizer, chat template and generation config",
+}
+
+
+@dataclass
+class QuantgateState:
+    """Per-process plugin state (each xdist worker has its own)."""
+
+    config: QuantgateConfig | None = None
+    candidates: list[CandidateSpec] = field(default_factory=list)
+    cache_dir: Path = Path()
+    snapshot_dir: Path = Path()
+    report_path: Path | None = None
+    report: RunReport | None = None
+    pool: Any = None  # engines.pool.EnginePool, created on first use
+
+    @property
+    def active(self) -> bool:
+        return bool(self.candidates)
+
+    def engine_pool(self) -> Any:
+        if self.pool is None:
+            from .engines.pool import EnginePool
+
+            self.pool = EnginePool(self.cache_dir)
+        return self.pool
+
+
+def state_of(config: pytest.Config) -> QuantgateState:
+    return config.stash[_STATE]
+
+
+# -- options -------------------------------------------------------------------------------
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("quantgate", "quantized-model release gates")
+    group.addoption(
+        "--quant-candidate",
+        metavar="NAME",
+        help="candidate(s) to gate: a name, a comma list, or 'all'. Without it gate tests are skipped.",
+    )
+    group.addoption("--quant-baseline", metavar="NAME", help="override the configured baseline.")
+    group.addoption("--quantgate-report", metavar="PATH", help="write the JSON report to PATH.")
+    group.addoption(
+        "--quantgate-config",
+        metavar="PATH",
+        help="config file (default: quantgate.toml, else [tool.quantgate] in pyproject.toml).",
+    )
+    group.addoption(
+        "--quantgate-suite",
+        choices=("auto", "only", "no"),
+        default=None,
+        help="the built-in gate suite: auto (added when no test paths are given), only, or no.",
+    )
+    parser.addini("quantgate_config", "default for --quantgate-config")
+    parser.addini("quantgate_report", "default for --quantgate-report")
+    parser.addini("quantgate_suite", "default for --quantgate-suite (auto)", default="auto")
+    parser.addini("quantgate_cache_dir", "where converted demo weights and other artifacts are cached")
+    parser.addini("quantgate_snapshot_dir", "baseline records folder (default: golden_snapshots)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    for gate in GATES:
+        config.addinivalue_line("markers", f"{gate}: quantgate gate: {GATE_HELP[gate]}")
+    state = QuantgateState()
+    config.stash[_STATE] = state
+    names = config.getoption("quant_candidate")
+    if not names:
+        return
+    try:
+        _activate(config, state, names)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _activate(config: pytest.Config, state: QuantgateState, names: str) -> None:
+    from . import engines, models
+
+    root = config.rootpath
+    explicit = config.getoption("quantgate_config") or config.getini("quantgate_config") or None
+    state.config = qconfig.load(root, explicit)
+    state.candidates = state.config.select(names, config.getoption("quant_baseline"))
+    for spec in state.candidates:
+        for checked in (spec, state.config.baseline_for(spec)):
+            try:
+                engines.check_spec(checked)
+            except ConfigError as exc:
+                raise ConfigError(f"invalid quantgate config in {state.config.path}:\n  {exc}") from None
+    cache_ini = config.getini("quantgate_cache_dir")
+    state.cache_dir = state.config.cache_dir or (Path(cache_ini) if cache_ini else models.default_cache_dir())
+    snap_ini = config.getini("quantgate_snapshot_dir")
+    state.snapshot_dir = state.config.snapshot_dir or root / (snap_ini or "golden_snapshots")
+    report = config.getoption("quantgate_report") or config.getini("quantgate_report")
+    state.report_path = Path(report) if report else None
+    if state.report_path is not None and not state.report_path.is_absolute():
+        state.report_path = Path(config.invocation_params.dir) / state.report_path
+    state.report = RunReport(
+        candidates=state.candidates,
+        baselines={c.name: state.config.baseline_for(c) for c in state.candidates},
+    )
+    config.pluginmanager.register(_ReportCollector(state), "quantgate-report")
+    _add_builtin_suite(config)
+
+
+def _add_builtin_suite(config: pytest.Config) -> None:
+    mode = config.getoption("quantgate_suite") or config.getini("quantgate_suite") or "auto"
+    # Files are named explicitly: the suite's `gate_*.py` modules are not matched by
+    # python_files, so they are never collected by accident from a source checkout.
+    suite = sorted(str(p) for p in (Path(__file__).parent / "suite").glob("gate_*.py"))
+    explicit_paths = config.args_source == pytest.Config.ArgsSource.ARGS
+    if mode == "only":
+        config.args[:] = suite
+    elif mode == "auto" and not explicit_paths:
+        config.args.extend(p for p in suite if p not in config.args)
+
+
+# -- parametrization and fixtures ----------------------------------------------------------
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    state = state_of(metafunc.config)
+    if "quant_candidate" in metafunc.fixturenames and state.active:
+        metafunc.parametrize(
+            "quant_candidate",
+            state.candidates,
+            ids=[c.name for c in state.candidates],
+            indirect=True,
+            scope="session",
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tag every gate test so the report can account for it even if it errors or skips."""
+    for item in items:
+        gate = next((m.name for m in item.iter_markers() if m.name in GATES), None)
+        spec = getattr(item, "callspec", None)
+        candidate = spec.params.get("quant_candidate") if spec else None
+        if gate and isinstance(candidate, CandidateSpec):
+            item.user_properties.append((f"{PROPERTY}-gate", {"gate": gate, "candidate": candidate.name}))
+
+
+@pytest.fixture(scope="session")
+def quantgate_config(request: pytest.FixtureRequest) -> QuantgateConfig:
+    state = state_of(request.config)
+    if state.config is None:
+        pytest.skip("quantgate: no --quant-candidate given")
+    return state.config
+
+
+@pytest.fixture(scope="session")
+def quant_candidate(request: pytest.FixtureRequest) -> CandidateSpec:
+    """The candidate under test (the tests are parametrized over --quant-candidate)."""
+    if not hasattr(request, "param"):
+        pytest.skip("quantgate: no --quant-candidate given")
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def quant_baseline(quant_candidate: CandidateSpec, quantgate_config: QuantgateConfig) -> CandidateSpec:
+    return quantgate_config.baseline_for(quant_candidate)
+
+
+def _engine(config: pytest.Config, spec: CandidateSpec) -> Any:
+    from .engines.base import EngineUnavailable
+
+    try:
+        return state_of(config).engine_pool().get(spec)
+    except EngineUnavailable as exc:
+        pytest.skip(f"quantgate: {spec.name} cannot run here: {exc}")
+
+
+@pytest.fixture(scope="session")
+def candidate_engine(request: pytest.FixtureRequest, quant_candidate: CandidateSpec) -> Iterator[Any]:
+    """The candidate's engine, loaded once; released when the next candidate's tests begin."""
+    yield _engine(request.config, quant_candidate)
+    state = state_of(request.config)
+    if quant_candidate.name not in {state.config.baseline_for(c).name for c in state.candidates}:
+        state.engine_pool().release(quant_candidate.name)
+
+
+@pytest.fixture(scope="session")
+def baseline_engine(request: pytest.FixtureRequest, quant_baseline: CandidateSpec) -> Any:
+    """The baseline's engine. Gates read recorded baseline answers instead when they can."""
+    return _engine(request.config, quant_baseline)
+
+
+@pytest.fixture
+def quantgate(request: pytest.FixtureRequest, quant_candidate: CandidateSpec, snapshot: Any) -> Any:
+    """Runs gates for the current candidate from a test: `quantgate.golden(cases)`."""
+    from .harness import GateHarness
+
+    state = state_of(request.config)
+    return GateHarness(request, state, quant_candidate, snapshot)
+
+
+# -- report --------------------------------------------------------------------------------
+class _ReportCollector:
+    """Turns test reports into report entries; on the xdist controller it sees every worker's."""
+
+    def __init__(self, state: QuantgateState) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        tag = props.get(f"{PROPERTY}-gate")
+        if tag is None or self.state.report is None:
+            return
+        entry = props.get(PROPERTY)
+        if entry is not None and report.when == "call":
+            if report.outcome == "failed" and entry["verdict"] == "pass":
+                entry = {**entry, "verdict": "error", "reason": "the test failed after the gate passed"}
+            self.state.report.add(entry)
+        elif entry is None and (report.failed or report.skipped) and report.when in ("setup", "call"):
+            verdict = "skipped" if report.skipped else "error"
+            self.state.report.add_outcome(
+                tag["candidate"], tag["gate"], report.nodeid, verdict, _longrepr_line(report)
+            )
+
+
+def _longrepr_line(report: pytest.TestReport) -> str:
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    text = str(report.longrepr or "")
+    lines = [ln for ln in text.splitlines() if ln.startswith("E ")]
+    return (lines[0][1:].strip() if lines else text.strip().splitlines()[-1] if text.strip() else "error")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = state_of(session.config)
+    if state.pool is not None:
+        state.pool.close()
+    if state.report is None or state.report_path is None or hasattr(session.config, "workerinput"):
+        return
+    from .environment import describe
+
+    write_json_atomic(state.report_path, state.report.to_dict(describe()))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = state_of(config)
+    if state.report is None or hasattr(config, "workerinput"):
+        return
+    terminalreporter.section("quantgate verdicts")
+    rows = state.report.table_rows()
+    if not rows:
+        terminalreporter.write_line("no gate ran (check -m / -k selections)")
+    for line in format_table(rows):
+        terminalreporter.write_line(line)
+    if state.report_path is not None:
+        terminalreporter.write_line(f"report: {state.report_path}")

@@ -1,0 +1,1 @@
+"""The built-in gate suite: collected by `pytest --quant-candidate=NAME` (see --quantgate-suite)."""
