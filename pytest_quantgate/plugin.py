@@ -43,6 +43,7 @@ class QuantgateState:
     report_path: Path | None = None
     report: RunReport | None = None
     pool: Any = None  # engines.pool.EnginePool, created on first use
+    suite: bool = False  # whether the built-in gate suite is collected
 
     @property
     def active(self) -> bool:
@@ -129,19 +130,16 @@ def _activate(config: pytest.Config, state: QuantgateState, names: str) -> None:
         baselines={c.name: state.config.baseline_for(c) for c in state.candidates},
     )
     config.pluginmanager.register(_ReportCollector(state), "quantgate-report")
-    _add_builtin_suite(config)
+    mode = _suite_mode(config)
+    state.suite = mode == "only" or (mode == "auto" and config.args_source != pytest.Config.ArgsSource.ARGS)
 
 
-def _add_builtin_suite(config: pytest.Config) -> None:
+def _suite_mode(config: pytest.Config) -> str:
+    """auto: the built-in suite joins a run given no test paths; only: it runs alone; no: never."""
     mode = config.getoption("quantgate_suite") or config.getini("quantgate_suite") or "auto"
-    # Files are named explicitly: the suite's `gate_*.py` modules are not matched by
-    # python_files, so they are never collected by accident from a source checkout.
-    suite = sorted(str(p) for p in (Path(__file__).parent / "suite").glob("gate_*.py"))
-    explicit_paths = config.args_source == pytest.Config.ArgsSource.ARGS
     if mode == "only":
-        config.args[:] = suite
-    elif mode == "auto" and not explicit_paths:
-        config.args.extend(p for p in suite if p not in config.args)
+        config.args[:] = []  # nothing but the suite is collected
+    return mode
 
 
 # -- parametrization and fixtures ----------------------------------------------------------
@@ -157,8 +155,29 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         )
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tag every gate test so the report can account for it even if it errors or skips."""
+SUITE_NODE_PREFIX = "quantgate-suite"
+
+
+def _collect_suite(session: pytest.Session) -> list[pytest.Item]:
+    """The built-in `suite/gate_*.py` modules, with short stable node ids wherever installed."""
+    items: list[pytest.Item] = []
+    for path in sorted((Path(__file__).parent / "suite").glob("gate_*.py")):
+        module = pytest.Module.from_parent(session, path=path, nodeid=f"{SUITE_NODE_PREFIX}/{path.name}")
+        stack: list[Any] = [module]
+        while stack:
+            node = stack.pop(0)
+            for child in node.collect():
+                (items if isinstance(child, pytest.Item) else stack).append(child)
+    return items
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Add the built-in suite (before -m/-k deselection sees the items), then tag every gate
+    test so that the report accounts for it even if it errors or skips."""
+    state = state_of(config)
+    if state.suite:
+        items.extend(_collect_suite(session))
     for item in items:
         gate = next((m.name for m in item.iter_markers() if m.name in GATES), None)
         spec = getattr(item, "callspec", None)
@@ -272,6 +291,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     rows = state.report.table_rows()
     if not rows:
         terminalreporter.write_line("no gate ran (check -m / -k selections)")
+        return
     for line in format_table(rows):
         terminalreporter.write_line(line)
     if state.report_path is not None:

@@ -34,6 +34,9 @@ class GateVerdict:
     def failed_cases(self) -> tuple[CaseOutcome, ...]:
         return tuple(c for c in self.cases if not c.passed)
 
+    def __repr__(self) -> str:  # short, so pytest's assertion report stays readable
+        return f"<GateVerdict {self.gate}: {self.verdict}, {len(self.cases)} cases>"
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

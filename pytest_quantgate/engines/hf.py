@@ -137,7 +137,7 @@ class HFEngine:
         eos_ids = set(self.tokenizer_facts().eos_token_ids)
         clock = _StepClock()
         started = time.perf_counter()
-        with torch.inference_mode():
+        with torch.no_grad():
             out = self.model.generate(
                 **batch,
                 max_new_tokens=max_new,
@@ -202,7 +202,7 @@ class HFEngine:
                 batch = self.tokenizer.pad({"input_ids": chunk}, return_tensors="pt")
             finally:
                 self.tokenizer.padding_side = "left"
-            with torch.inference_mode():
+            with torch.no_grad():
                 logits = self.model(**batch).logits.float()
             logprobs = logits.log_softmax(dim=-1)
             top_values, top_ids = logprobs.topk(top_logprobs, dim=-1)
