@@ -81,8 +81,13 @@ class RunReport:
         for e in sorted(self.entries, key=lambda e: (e["candidate"], e["gate"], e["test"])):
             thresholds = ", ".join(f"{k}={v}" for k, v in e.get("thresholds", {}).items())
             detail = e.get("key_metric") or e.get("reason", "")
-            rows.append((e["candidate"], e["gate"], e["verdict"].upper(), detail, thresholds))
+            gate = e["gate"] if e["test"].startswith("quantgate-suite/") else f'{e["gate"]} ({_test_name(e["test"])})'
+            rows.append((e["candidate"], gate, e["verdict"].upper(), detail, thresholds))
         return rows
+
+
+def _test_name(nodeid: str) -> str:
+    return nodeid.rsplit("::", 1)[-1].split("[", 1)[0]
 
 
 def overall(verdicts: Any) -> str:

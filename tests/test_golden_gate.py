@@ -1,0 +1,105 @@
+"""The golden gate as a pure function over results (hand-made generations: plumbing only;
+the real proof on quantized models is in test_demo_engines.py)."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_quantgate.cases import GoldenCase
+from pytest_quantgate.config import GoldenThresholds
+from pytest_quantgate.engines.base import Generation, Timings, TokenLogprobs
+from pytest_quantgate.gates import golden
+from pytest_quantgate.gates.expectations import Expectation
+
+
+def gen(text: str, ids: list[int], tops: list[list[int]] | None = None, finish: str = "stop") -> Generation:
+    tops = tops or [[i] for i in ids]
+    return Generation(
+        text=text,
+        token_ids=tuple(ids),
+        logprobs=tuple(
+            TokenLogprobs(i, -0.1, tuple((t, -0.1 * (r + 1)) for r, t in enumerate(top)))
+            for i, top in zip(ids, tops)
+        ),
+        finish_reason=finish,
+        timings=Timings(0, 0.0, 0.0),
+    )
+
+
+CASE = GoldenCase(id="c", prompt="p", expect=Expectation("contains", "Paris"))
+LIMITS = GoldenThresholds(top_k=3, diverge_outside_top_k_before=4)
+
+
+def test_identical_answers_pass() -> None:
+    a = gen("Paris.", [1, 2, 3])
+    verdict = golden.evaluate([CASE], [a], [a], LIMITS)
+    assert verdict.verdict == "pass"
+    assert verdict.metrics["exact_match_rate"] == 1.0
+    assert verdict.cases[0].details["first_divergence"] is None
+
+
+def test_divergence_inside_top_k_is_a_near_tie() -> None:
+    base = gen("Paris is it", [1, 2, 3], tops=[[1], [2, 9, 8], [3]])
+    cand = gen("Paris was it", [1, 9, 3])
+    verdict = golden.evaluate([CASE], [base], [cand], LIMITS)
+    assert verdict.verdict == "pass"
+    details = verdict.cases[0].details
+    assert details["first_divergence"] == 1 and details["rank_in_baseline_top_k"] == 1 and details["within_top_k"]
+
+
+def test_early_divergence_outside_top_k_fails_late_one_does_not() -> None:
+    base = gen("Paris a b c d e", [1, 2, 3, 4, 5, 6])
+    early = gen("Paris x", [1, 77, 3, 4, 5, 6])
+    late = gen("Paris a b c d x", [1, 2, 3, 4, 5, 77])
+    assert golden.evaluate([CASE], [base], [early], LIMITS).verdict == "fail"
+    failed = golden.evaluate([CASE], [base], [early], LIMITS).cases[0]
+    assert "outside the baseline's top-3" in failed.problems[0]
+    assert golden.evaluate([CASE], [base], [late], LIMITS).verdict == "pass"
+
+
+def test_expectation_flip_fails_and_names_the_case() -> None:
+    base = gen("Paris", [1, 2, 3, 4, 5], finish="stop")
+    cand = gen("Lyon", [1, 2, 3, 4, 5, 6, 7], finish="length")  # same prefix, longer: stop change
+    verdict = golden.evaluate([CASE], [base], [cand], GoldenThresholds(diverge_outside_top_k_before=0))
+    assert verdict.verdict == "fail"
+    assert verdict.metrics["flips_pass_to_fail"] == 1
+    assert "held for the baseline, not the candidate" in verdict.explain()
+
+
+def test_candidate_that_is_better_never_fails() -> None:
+    base = gen("Lyon", [1, 2, 3, 4, 5, 6])
+    cand = gen("Paris", [1, 2, 3, 4, 5, 6, 9])
+    verdict = golden.evaluate([CASE], [base], [cand], GoldenThresholds(diverge_outside_top_k_before=0))
+    assert verdict.verdict == "pass"
+    assert verdict.metrics["flips_fail_to_pass"] == 1
+
+
+def test_no_cases_is_an_error_not_a_pass() -> None:
+    assert golden.evaluate([], [], [], LIMITS).verdict == "error"
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "text", "holds"),
+    [
+        ("exact", "YES", " yes\n", True),
+        ("exact", "YES", "YES!", False),
+        ("contains", ["red", "blue"], "Red and Blue", True),
+        ("contains", ["red", "blue"], "red only", False),
+        ("regex", r"^\d+$", "42", True),
+        ("json_equal", {"a": 1}, '{"a": 1}', True),
+        ("json_equal", {"a": 1}, '{"a": 1} and more', False),
+    ],
+)
+def test_expectations(kind: str, value: object, text: str, holds: bool) -> None:
+    assert Expectation(kind, value).holds(text) is holds
+
+
+@given(st.lists(st.integers(0, 5), max_size=12), st.lists(st.integers(0, 5), max_size=12))
+def test_first_divergence_properties(a: list[int], b: list[int]) -> None:
+    pos = golden.first_divergence(a, b)
+    if pos is None:
+        assert a == b
+    else:
+        assert a[:pos] == b[:pos]
+        assert pos == min(len(a), len(b)) or a[pos] != b[pos]
+    assert golden.first_divergence(b, a) == pos
