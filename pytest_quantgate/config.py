@@ -7,7 +7,7 @@ allowed values) before any model loads: a bad config must cost seconds, not an e
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -175,8 +175,6 @@ class CandidateSpec:
     generation: GenerationSettings = field(default_factory=GenerationSettings)
 
     def to_dict(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
         return asdict(self)
 
     def flags(self) -> dict[str, Any]:
@@ -229,14 +227,8 @@ class QuantgateConfig:
             )
         specs = [self.candidates[n] for n in chosen]
         if baseline_override is not None:
-            specs = [_replace(spec, baseline=baseline_override) for spec in specs]
+            specs = [replace(spec, baseline=baseline_override) for spec in specs]
         return specs
-
-
-def _replace(spec: CandidateSpec, **changes: Any) -> CandidateSpec:
-    from dataclasses import replace
-
-    return replace(spec, **changes)
 
 
 def find_config(rootdir: Path, explicit: str | None) -> tuple[Path, dict[str, Any]]:
@@ -316,7 +308,7 @@ def parse(table: Mapping[str, Any], path: Path) -> QuantgateConfig:
                 f"candidate; declared: {', '.join(sorted(candidates))}"
             )
     candidates = {
-        name: _replace(spec, model=_model_source(spec, path)) for name, spec in candidates.items()
+        name: replace(spec, model=_model_source(spec, path)) for name, spec in candidates.items()
     }
     gates = table.get("gates", {})
     golden = gates.get("golden", {})

@@ -15,6 +15,7 @@ import pytest
 
 from . import config as qconfig
 from .config import GATES, CandidateSpec, ConfigError, QuantgateConfig
+from .records import SNAPSHOT_DIR
 from .report import PROPERTY, RunReport, format_table, write_json_atomic
 
 _STATE = pytest.StashKey["QuantgateState"]()
@@ -121,6 +122,7 @@ def _activate(config: pytest.Config, state: QuantgateState, names: str) -> None:
     state.cache_dir = state.config.cache_dir or (Path(cache_ini) if cache_ini else models.default_cache_dir())
     snap_ini = config.getini("quantgate_snapshot_dir")
     state.snapshot_dir = state.config.snapshot_dir or root / (snap_ini or "golden_snapshots")
+    config.stash[SNAPSHOT_DIR] = state.snapshot_dir
     report = config.getoption("quantgate_report") or config.getini("quantgate_report")
     state.report_path = Path(report) if report else None
     if state.report_path is not None and not state.report_path.is_absolute():

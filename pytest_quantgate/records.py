@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
+import pytest
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from .engines.base import Generation, GenerationRequest
@@ -22,17 +23,15 @@ if TYPE_CHECKING:
     from syrupy.location import PyTestLocation
 
 RECORD_FORMAT = 1
-SNAPSHOT_DIR_KEY = "quantgate_snapshot_dir"
+SNAPSHOT_DIR = pytest.StashKey[Path]()  # set by the plugin from config / ini / rootdir
 
 
 class RecordError(Exception):
     """A baseline record is missing or stale; the message names the command that fixes it."""
 
 
-def snapshot_root(config: Any) -> Path:
-    from .plugin import state_of
-
-    return state_of(config).snapshot_dir
+def snapshot_root(config: pytest.Config) -> Path:
+    return config.stash[SNAPSHOT_DIR]
 
 
 class BaselineRecordExtension(SingleFileSnapshotExtension):

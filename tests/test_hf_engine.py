@@ -1,0 +1,61 @@
+"""The transformers engine on the demo model: the interface's promises, checked on real weights."""
+
+import os
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import demo_config
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def baseline_engine():
+    pytest.importorskip("torch")
+    from pytest_quantgate import config, engines
+
+    cfg = config.parse(tomllib.loads(demo_config()), Path("quantgate.toml"))
+    engine = engines.load_engine(cfg.candidates["baseline"], Path(os.environ["QUANTGATE_CACHE_DIR"]))
+    yield engine
+    engine.close()
+
+
+def test_teacher_forced_scores_agree_with_generation_logprobs(baseline_engine) -> None:
+    """Scoring prompt + greedy answer reproduces the log-probs generate() reported."""
+    from pytest_quantgate.engines import GenerationRequest
+
+    request = GenerationRequest.chat("What is the capital of France?", 12)
+    (generation,) = baseline_engine.generate([request], top_logprobs=5)
+    prompt = baseline_engine.render_chat(request.messages)
+    (scored,) = baseline_engine.score([prompt + list(generation.token_ids)], top_logprobs=5)
+    assert len(scored.logprobs) == len(prompt) + len(generation.token_ids) - 1
+    answer_positions = scored.logprobs[len(prompt) - 1 :]
+    for gen_step, score_step in zip(generation.logprobs, answer_positions):
+        assert score_step.token_id == gen_step.token_id
+        assert score_step.logprob == pytest.approx(gen_step.logprob, abs=1e-3)
+        assert score_step.top[0][0] == gen_step.token_id  # greedy: the chosen token ranks first
+    assert generation.finish_reason == "stop"
+    assert "Paris" in generation.text
+    assert generation.timings.prompt_tokens == len(prompt) and generation.timings.ttft_s > 0
+
+
+def test_batching_does_not_change_greedy_answers(baseline_engine) -> None:
+    from pytest_quantgate.engines import GenerationRequest
+
+    prompts = ["What is 2 + 2?", "Name a color.", "Write the word hello in capital letters and nothing else."]
+    requests = [GenerationRequest.chat(p, 16) for p in prompts]
+    batched = baseline_engine.generate(requests, top_logprobs=3)
+    single = [baseline_engine.generate([r], top_logprobs=3)[0] for r in requests]
+    assert [g.text for g in batched] == [g.text for g in single]
+    length_capped = baseline_engine.generate([GenerationRequest.chat("Count from 1 to 100.", 4)], top_logprobs=3)[0]
+    assert length_capped.finish_reason == "length" and len(length_capped.token_ids) == 4
+
+
+def test_tokenizer_facts(baseline_engine) -> None:
+    facts = baseline_engine.tokenizer_facts()
+    assert facts.vocab_size == 49152
+    assert 2 in facts.eos_token_ids  # <|im_end|> ends a chat turn
+    assert "<|im_start|>" in facts.chat_template
+    assert facts.max_context == 8192
