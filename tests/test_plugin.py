@@ -42,7 +42,7 @@ def test_gate_tests_skip_without_a_candidate_and_load_nothing(pytester: pytest.P
         def test_unrelated():
             assert "torch" not in sys.modules
     """)
-    result = pytester.runpytest_inprocess("-rs")
+    result = pytester.runpytest_subprocess("-rs")  # a fresh process: sys.modules is the proof
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*SKIPPED*quantgate: no --quant-candidate given*"])
 
