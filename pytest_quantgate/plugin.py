@@ -139,6 +139,8 @@ def _activate(config: pytest.Config, state: QuantgateState, names: str) -> None:
 def _suite_mode(config: pytest.Config) -> str:
     """auto: the built-in suite joins a run given no test paths; only: it runs alone; no: never."""
     mode = config.getoption("quantgate_suite") or config.getini("quantgate_suite") or "auto"
+    if mode not in ("auto", "only", "no"):
+        raise ConfigError(f"ini quantgate_suite = {mode!r}; allowed values: 'auto', 'only', 'no'")
     if mode == "only":
         config.args[:] = []  # nothing but the suite is collected
     return mode

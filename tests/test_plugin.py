@@ -120,3 +120,11 @@ def test_overall_verdict_never_passes_on_error_or_nothing() -> None:
     assert overall(["skipped", "skipped"]) == "skipped"
     assert overall([]) == "skipped"
     assert overall(["pass", "skipped"]) == "pass"
+
+
+def test_bad_suite_ini_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".toml", quantgate=demo_config())
+    pytester.makeini("[pytest]\nquantgate_suite = maybe\n")
+    result = pytester.runpytest_inprocess("--quant-candidate=hf-int8")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*ini quantgate_suite = 'maybe'; allowed values: 'auto', 'only', 'no'*"])
