@@ -107,15 +107,33 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+# Keys that record how a file was loaded or saved, not what the model computes (e.g.
+# tokenizer_config.json gains "local_files_only": true when saved with HF_HUB_OFFLINE=1).
+_LOADER_KEYS = frozenset({"local_files_only", "name_or_path", "cache_dir", "revision", "token", "transformers_version"})
+
+
+def _content_digest(path: Path) -> str:
+    if path.suffix != ".json":
+        return file_sha256(path)
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except ValueError:
+        return file_sha256(path)
+    if isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k not in _LOADER_KEYS and not k.startswith("_")}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
 def model_hash(folder: Path) -> str:
-    """A hash over the weights and config of a checkpoint, memoized beside it by size+mtime."""
+    """A hash over the weights, config and tokenizer of a checkpoint (loader-only keys left
+    out, so the same model hashes the same on every machine), memoized beside it."""
     files = sorted(
         p for p in folder.iterdir()
         if p.is_file() and p.suffix in {".safetensors", ".bin", ".gguf", ".json", ".jinja"}
         and not p.name.startswith("quantgate-")
     ) if folder.is_dir() else [folder]
     stamp = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    memo = (folder if folder.is_dir() else folder.parent) / f"quantgate-hash-{folder.name}.json"
+    memo = (folder if folder.is_dir() else folder.parent) / f"quantgate-hash-v2-{folder.name}.json"
     try:
         cached = json.loads(memo.read_text())
         if cached["stamp"] == [list(s) for s in stamp]:
@@ -125,7 +143,7 @@ def model_hash(folder: Path) -> str:
     digest = hashlib.sha256()
     for p in files:
         digest.update(p.name.encode())
-        digest.update(file_sha256(p).encode())
+        digest.update(_content_digest(p).encode())
     value = digest.hexdigest()
     try:
         tmp = memo.with_suffix(f".{os.getpid()}.tmp")
