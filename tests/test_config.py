@@ -11,69 +11,69 @@ def run_with_config(pytester: pytest.Pytester, toml: str, *args: str) -> pytest.
     return pytester.runpytest_inprocess(*args)
 
 
-def test_unknown_key_names_file_key_and_allowed_keys(pytester: pytest.Pytester) -> None:
-    result = run_with_config(pytester, demo_config(extra="[candidates.hf-int8.generation]\nmax_tokens = 3\n"), "--quant-candidate=hf-int8")
+KV2 = 'method = "quanto", bits = 2'
+INT8 = 'method = "torchao", dtype = "int8"'
+KV2_ENGINE = 'engine = "hf"\nmodel = "demo:smollm2-135m-instruct"\nquantization.kv'
+
+# (config text, command-line arguments, the lines the usage error must contain)
+CONFIG_ERRORS = {
+    "unknown key": (
+        demo_config(extra="[candidates.hf-int8.generation]\nmax_tokens = 3\n"),
+        ["--quant-candidate=hf-int8"],
+        ["*invalid quantgate config in *quantgate.toml*",
+         "*unknown key candidates.hf-int8.generation.max_tokens; allowed keys here: batch_size, max_new_tokens, top_logprobs*"],
+    ),
+    "wrong type": (
+        demo_config(extra="[candidates.hf-int8.generation]\nmax_new_tokens = 'many'\n"),
+        ["--quant-candidate=hf-int8"],
+        ["*key candidates.hf-int8.generation.max_new_tokens: expected integer, got 'many'*"],
+    ),
+    "bad enum": (
+        demo_config().replace(KV2, KV2.replace("2", "3")),
+        ["--quant-candidate=hf-kv2"],
+        ["*key candidates.hf-kv2.quantization.kv_cache.bits: 3 is not allowed; allowed values: 2, 4*"],
+    ),
+    "unknown engine": (
+        demo_config().replace(KV2_ENGINE, KV2_ENGINE.replace('"hf"', '"tgi"')),
+        ["--quant-candidate=hf-kv2"],
+        ["*candidates.hf-kv2.engine: 'tgi' is not allowed; allowed values: 'hf'*"],
+    ),
+    "unknown candidate": (
+        demo_config(),
+        ["--quant-candidate=hf-int8,awq-int9"],
+        ["*unknown candidate 'awq-int9' in *quantgate.toml; declared candidates: baseline, hf-int8, hf-kv2 (or 'all')*"],
+    ),
+    "unknown baseline override": (
+        demo_config(),
+        ["--quant-candidate=hf-int8", "--quant-baseline=fp64"],
+        ["*--quant-baseline='fp64' is not declared*"],
+    ),
+    "missing model file": (
+        demo_config(extra='[candidates.local]\nengine = "hf"\nmodel = "models/missing-llm"\n'),
+        ["--quant-candidate=local"],
+        ["*key candidates.local.model: model file */models/missing-llm does not exist*"],
+    ),
+    "undeclared baseline": (
+        demo_config().replace('baseline = "baseline"', 'baseline = "fp32"', 1),
+        ["--quant-candidate=hf-int8"],
+        ["*key baseline: 'fp32' is not a declared candidate*"],
+    ),
+    "engine cannot express it": (
+        demo_config().replace(INT8, INT8.replace("int8", "int4")),
+        ["--quant-candidate=hf-int8"],
+        ["*candidates.hf-int8.quantization.weights.dtype: the hf engine uses torchao for int8 only*"],
+    ),
+    "invalid toml": ("baseline = [", ["--quant-candidate=x"], ["*quantgate.toml: not valid TOML*"]),
+}
+
+
+@pytest.mark.parametrize(("toml", "args", "lines"), CONFIG_ERRORS.values(), ids=CONFIG_ERRORS.keys())
+def test_config_mistake_is_a_usage_error_naming_file_and_key(
+    pytester: pytest.Pytester, toml: str, args: list[str], lines: list[str]
+) -> None:
+    result = run_with_config(pytester, toml, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([
-        "*invalid quantgate config in *quantgate.toml*",
-        "*unknown key candidates.hf-int8.generation.max_tokens; allowed keys here: batch_size, max_new_tokens, top_logprobs*",
-    ])
-
-
-def test_wrong_type_is_reported_with_key(pytester: pytest.Pytester) -> None:
-    result = run_with_config(pytester, demo_config(extra="[candidates.hf-int8.generation]\nmax_new_tokens = 'many'\n"), "--quant-candidate=hf-int8")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*key candidates.hf-int8.generation.max_new_tokens: expected integer, got 'many'*"])
-
-
-def test_bad_enum_lists_allowed_values(pytester: pytest.Pytester) -> None:
-    toml = demo_config().replace('method = "quanto", bits = 2', 'method = "quanto", bits = 3')
-    result = run_with_config(pytester, toml, "--quant-candidate=hf-kv2")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*key candidates.hf-kv2.quantization.kv_cache.bits: 3 is not allowed; allowed values: 2, 4*"])
-
-
-def test_unknown_engine_lists_engines(pytester: pytest.Pytester) -> None:
-    toml = demo_config().replace('engine = "hf"\nmodel = "demo:smollm2-135m-instruct"\nquantization.kv', 'engine = "tgi"\nmodel = "demo:smollm2-135m-instruct"\nquantization.kv')
-    result = run_with_config(pytester, toml, "--quant-candidate=hf-kv2")
-    result.stderr.fnmatch_lines(["*candidates.hf-kv2.engine: 'tgi' is not allowed; allowed values: 'hf'*"])
-
-
-def test_unknown_candidate_on_command_line(pytester: pytest.Pytester) -> None:
-    result = run_with_config(pytester, demo_config(), "--quant-candidate=hf-int8,awq-int9")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*unknown candidate 'awq-int9' in *quantgate.toml; declared candidates: baseline, hf-int8, hf-kv2 (or 'all')*"])
-
-
-def test_unknown_baseline_override(pytester: pytest.Pytester) -> None:
-    result = run_with_config(pytester, demo_config(), "--quant-candidate=hf-int8", "--quant-baseline=fp64")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--quant-baseline='fp64' is not declared*"])
-
-
-def test_missing_model_file(pytester: pytest.Pytester) -> None:
-    toml = demo_config(extra='[candidates.local]\nengine = "hf"\nmodel = "models/missing-llm"\n')
-    result = run_with_config(pytester, toml, "--quant-candidate=local")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*key candidates.local.model: model file */models/missing-llm does not exist*"])
-
-
-def test_baseline_must_be_declared(pytester: pytest.Pytester) -> None:
-    toml = demo_config().replace('baseline = "baseline"', 'baseline = "fp32"', 1)
-    result = run_with_config(pytester, toml, "--quant-candidate=hf-int8")
-    result.stderr.fnmatch_lines(["*key baseline: 'fp32' is not a declared candidate*"])
-
-
-def test_engine_rejects_unsupported_combination(pytester: pytest.Pytester) -> None:
-    toml = demo_config().replace('method = "torchao", dtype = "int8"', 'method = "torchao", dtype = "int4"')
-    result = run_with_config(pytester, toml, "--quant-candidate=hf-int8")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*candidates.hf-int8.quantization.weights.dtype: the hf engine uses torchao for int8 only*"])
-
-
-def test_invalid_toml(pytester: pytest.Pytester) -> None:
-    result = run_with_config(pytester, "baseline = [", "--quant-candidate=x")
-    result.stderr.fnmatch_lines(["*quantgate.toml: not valid TOML*"])
+    result.stderr.fnmatch_lines(lines)
 
 
 def test_no_config_at_all(pytester: pytest.Pytester) -> None:

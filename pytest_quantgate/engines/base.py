@@ -7,7 +7,7 @@ snapshots and compared with a candidate's without the baseline engine being load
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal, Mapping, Protocol, Sequence, runtime_checkable
 
 from ..config import CandidateSpec
@@ -126,7 +126,6 @@ class EngineStats:
     score_s: float = 0.0
     generate_calls: int = 0
     generated_tokens: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable

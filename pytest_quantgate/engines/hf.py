@@ -101,6 +101,7 @@ class HFEngine:
             **dict(spec.runtime.get("from_pretrained", {})),
         )
         self.model.eval()
+        self._eos_ids = frozenset(self.tokenizer_facts().eos_token_ids)
         self.stats.load_s = time.perf_counter() - started
 
     # -- generation ---------------------------------------------------------------------
@@ -134,7 +135,6 @@ class HFEngine:
         prompts = [self.render_chat(r.messages) for r in requests]
         batch = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt")
         max_new = max(r.max_new_tokens for r in requests)
-        eos_ids = set(self.tokenizer_facts().eos_token_ids)
         clock = _StepClock()
         started = time.perf_counter()
         with torch.no_grad():
@@ -163,7 +163,7 @@ class HFEngine:
             ids = new_tokens[row, : request.max_new_tokens].tolist()
             finish = "length"
             for pos, tid in enumerate(ids):
-                if tid in eos_ids:
+                if tid in self._eos_ids:
                     ids, finish = ids[: pos + 1], "stop"
                     break
             steps = []
