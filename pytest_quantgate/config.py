@@ -96,7 +96,9 @@ _GOLDEN_GATE = {
         "top_k": {"type": "integer", "minimum": 1, "maximum": 20},
         "diverge_outside_top_k_before": {"type": "integer", "minimum": 0},
         "min_similarity": {"type": "number", "minimum": 0, "maximum": 1},
-        "max_expectation_flips": {"type": "integer", "minimum": 0},
+        "margin": {"type": "number", "minimum": 0, "maximum": 1},
+        "decision": {"enum": ["paired", "every_case"]},
+        "confidence": {"type": "number", "exclusiveMinimum": 0.5, "exclusiveMaximum": 1},
         "cases": {"type": "array", "items": {"type": "string"}},
     },
 }
@@ -190,7 +192,11 @@ class GoldenThresholds:
     top_k: int = 5
     diverge_outside_top_k_before: int = 16
     min_similarity: float = 0.0
-    max_expectation_flips: int = 0
+    # paired: one-sided non-inferiority of the expectations' pass rate within `margin`;
+    # every_case: no case that held for the baseline may fail (for a few regression cases).
+    decision: str = "paired"
+    margin: float = 0.1
+    confidence: float = 0.95
     cases: tuple[str, ...] = ()
 
 

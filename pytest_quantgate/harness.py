@@ -3,7 +3,7 @@ are valid) -> candidate answers (one batched engine call) -> pure gate -> report
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any, Sequence
 
 import pytest
@@ -51,11 +51,16 @@ class GateHarness:
 
     # -- gates ------------------------------------------------------------------------------
     def golden(self, cases: Sequence[GoldenCase] | None = None, thresholds: GoldenThresholds | None = None) -> GateVerdict:
+        """Gate the candidate on `cases` (default: the built-in set and the configured case
+        files, decided with paired statistics). Cases given by a test are regression cases:
+        unless `thresholds` say otherwise, none that held for the baseline may be lost."""
+        limits = thresholds or self.state.config.golden
+        if cases is not None and thresholds is None:
+            limits = replace(limits, decision="every_case")
         try:
             cases = list(cases) if cases is not None else self.golden_cases()
         except ConfigError as exc:
             pytest.fail(str(exc), pytrace=False)
-        limits = thresholds or self.state.config.golden
         top_k = self.baseline.generation.top_logprobs
         if limits.top_k > top_k:
             pytest.fail(

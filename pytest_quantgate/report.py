@@ -91,9 +91,9 @@ def _test_name(nodeid: str) -> str:
 
 
 def overall(verdicts: Any) -> str:
-    """A candidate's verdict: any error beats any fail beats skipped-only beats pass."""
+    """A candidate's verdict: error beats fail beats underpowered beats skipped-only beats pass."""
     seen = list(verdicts)
-    for worst in ("error", "fail"):
+    for worst in ("error", "fail", "underpowered"):
         if worst in seen:
             return worst
     if not seen or all(v == "skipped" for v in seen):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Mapping
 
-Verdict = Literal["pass", "fail", "error", "skipped"]
+# underpowered: the cases cannot tell whether the candidate is within the margin (not a pass).
+Verdict = Literal["pass", "fail", "underpowered", "error", "skipped"]
 
 
 @dataclass(frozen=True)

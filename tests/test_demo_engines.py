@@ -49,7 +49,8 @@ def test_int8_passes_and_kv2_fails_without_loading_the_baseline(pytester: pytest
 
     kv2 = gate(report, "hf-kv2")
     assert kv2["verdict"] == "fail"
-    assert "expectation flip(s) pass->fail" in kv2["reason"]
+    assert "expectations: 14 pass->fail vs 0 fail->pass flip(s)" in kv2["reason"]
+    assert "exceeds the 10% margin" in kv2["reason"]
     flipped = {c["case_id"]: c for c in kv2["cases"] if c["details"].get("flip") == "pass->fail"}
     # 2-bit KV cache breaks the JSON answer (DESIGN.md): the report names the case and why.
     assert "json-person" in flipped

@@ -28,11 +28,20 @@ def gen(text: str, ids: list[int], tops: list[list[int]] | None = None, finish: 
 
 CASE = GoldenCase(id="c", prompt="p", expect=Expectation("contains", "Paris"))
 LIMITS = GoldenThresholds(top_k=3, diverge_outside_top_k_before=4)
+FILLER = GoldenCase(id="filler", prompt="p", expect=Expectation("contains", "ok"))
+
+
+def evaluate(base: Generation, cand: Generation, limits: GoldenThresholds = LIMITS, filler: int = 40):
+    """The case under test first, then `filler` identical passing cases, so that the paired
+    statistics have enough cases to resolve the margin."""
+    same = gen("ok", [5])
+    cases = [CASE] + [FILLER] * filler
+    return golden.evaluate(cases, [base] + [same] * filler, [cand] + [same] * filler, limits)
 
 
 def test_identical_answers_pass() -> None:
     a = gen("Paris.", [1, 2, 3])
-    verdict = golden.evaluate([CASE], [a], [a], LIMITS)
+    verdict = evaluate(a, a)
     assert verdict.verdict == "pass"
     assert verdict.metrics["exact_match_rate"] == 1.0
     assert verdict.cases[0].details["first_divergence"] is None
@@ -41,7 +50,7 @@ def test_identical_answers_pass() -> None:
 def test_divergence_inside_top_k_is_a_near_tie() -> None:
     base = gen("Paris is it", [1, 2, 3], tops=[[1], [2, 9, 8], [3]])
     cand = gen("Paris was it", [1, 9, 3])
-    verdict = golden.evaluate([CASE], [base], [cand], LIMITS)
+    verdict = evaluate(base, cand)
     assert verdict.verdict == "pass"
     details = verdict.cases[0].details
     assert details["first_divergence"] == 1 and details["rank_in_baseline_top_k"] == 1 and details["within_top_k"]
@@ -51,16 +60,16 @@ def test_early_divergence_outside_top_k_fails_late_one_does_not() -> None:
     base = gen("Paris a b c d e", [1, 2, 3, 4, 5, 6])
     early = gen("Paris x", [1, 77, 3, 4, 5, 6])
     late = gen("Paris a b c d x", [1, 2, 3, 4, 5, 77])
-    assert golden.evaluate([CASE], [base], [early], LIMITS).verdict == "fail"
-    failed = golden.evaluate([CASE], [base], [early], LIMITS).cases[0]
+    assert evaluate(base, early).verdict == "fail"
+    failed = evaluate(base, early).cases[0]
     assert "outside the baseline's top-3" in failed.problems[0]
-    assert golden.evaluate([CASE], [base], [late], LIMITS).verdict == "pass"
+    assert evaluate(base, late).verdict == "pass"
 
 
 def test_expectation_flip_fails_and_names_the_case() -> None:
     base = gen("Paris", [1, 2, 3, 4, 5], finish="stop")
     cand = gen("Lyon", [1, 2, 3, 4, 5, 6, 7], finish="length")  # same prefix, longer: stop change
-    verdict = golden.evaluate([CASE], [base], [cand], GoldenThresholds(diverge_outside_top_k_before=0))
+    verdict = evaluate(base, cand, GoldenThresholds(diverge_outside_top_k_before=0), filler=0)
     assert verdict.verdict == "fail"
     assert verdict.metrics["flips_pass_to_fail"] == 1
     assert "held for the baseline, not the candidate" in verdict.explain()
@@ -69,9 +78,22 @@ def test_expectation_flip_fails_and_names_the_case() -> None:
 def test_candidate_that_is_better_never_fails() -> None:
     base = gen("Lyon", [1, 2, 3, 4, 5, 6])
     cand = gen("Paris", [1, 2, 3, 4, 5, 6, 9])
-    verdict = golden.evaluate([CASE], [base], [cand], GoldenThresholds(diverge_outside_top_k_before=0))
+    for filler in (0, 3, 40):
+        verdict = evaluate(base, cand, GoldenThresholds(diverge_outside_top_k_before=0), filler=filler)
+        assert verdict.verdict != "fail"
     assert verdict.verdict == "pass"
     assert verdict.metrics["flips_fail_to_pass"] == 1
+
+
+def test_one_lost_case_among_few_is_underpowered_and_says_how_many_would_resolve() -> None:
+    base = gen("Paris", [1, 2, 3])
+    cand = gen("Lyon", [1, 2, 3])
+    verdict = evaluate(base, cand, GoldenThresholds(diverge_outside_top_k_before=0), filler=19)
+    assert verdict.verdict == "underpowered"
+    needed = verdict.metrics["expectations"]["cases_needed"]
+    assert needed > 20
+    assert f"about {needed} cases" in verdict.reason
+    assert not verdict.passed
 
 
 def test_no_cases_is_an_error_not_a_pass() -> None:
@@ -103,3 +125,11 @@ def test_first_divergence_properties(a: list[int], b: list[int]) -> None:
         assert a[:pos] == b[:pos]
         assert pos == min(len(a), len(b)) or a[pos] != b[pos]
     assert golden.first_divergence(b, a) == pos
+
+
+def test_every_case_decision_for_a_few_regression_cases() -> None:
+    base, lost = gen("Paris", [1, 2, 3]), gen("Lyon", [1, 2, 3])
+    strict = GoldenThresholds(diverge_outside_top_k_before=0, decision="every_case")
+    assert evaluate(base, base, strict, filler=0).verdict == "pass"
+    verdict = evaluate(base, lost, strict, filler=40)
+    assert verdict.verdict == "fail" and "no case may be lost" in verdict.reason

@@ -14,6 +14,14 @@ from typing import Any, Sequence
 from ..cases import GoldenCase
 from ..config import GoldenThresholds
 from ..engines.base import Generation
+from ..stats import (
+    PairedOutcomes,
+    bootstrap_mean_ci,
+    mcnemar_exact,
+    no_lost_case,
+    paired_noninferiority,
+    wilson_interval,
+)
 from ..verdict import CaseOutcome, GateVerdict
 
 GATE = "golden"
@@ -84,52 +92,57 @@ def evaluate(
     thresholds = {
         "top_k": limits.top_k,
         "diverge_outside_top_k_before": limits.diverge_outside_top_k_before,
-        "max_expectation_flips": limits.max_expectation_flips,
+        "decision": limits.decision,
+        "margin": limits.margin,
+        "confidence": limits.confidence,
         "min_similarity": limits.min_similarity,
     }
     if not cases:
         return GateVerdict(GATE, "error", "no golden cases to compare", thresholds=thresholds)
     outcomes = tuple(compare_case(c, b, k, limits) for c, b, k in zip(cases, baseline, candidate))
     details = [o.details for o in outcomes]
-    flips_down = sum(d.get("flip") == "pass->fail" for d in details)
-    flips_up = sum(d.get("flip") == "fail->pass" for d in details)
     with_expect = [d for d in details if "baseline_expectation" in d]
-    early = sum(
-        any(p.startswith(("diverged", "stopped")) for p in o.problems) for o in outcomes
+    paired = PairedOutcomes.from_pairs(
+        [d["baseline_expectation"] for d in with_expect], [d["candidate_expectation"] for d in with_expect]
     )
+    decision = (
+        no_lost_case(paired) if limits.decision == "every_case"
+        else paired_noninferiority(paired, limits.margin, limits.confidence)
+    )
+    early = sum(any(p.startswith(("diverged", "stopped")) for p in o.problems) for o in outcomes)
+    similarities = [d["similarity"] for d in details]
     metrics = {
         "cases": len(outcomes),
         "exact_match_rate": round(sum(d["exact_match"] for d in details) / len(details), 4),
-        "mean_similarity": round(sum(d["similarity"] for d in details) / len(details), 4),
-        "baseline_expectation_rate": _rate(d["baseline_expectation"] for d in with_expect),
-        "candidate_expectation_rate": _rate(d["candidate_expectation"] for d in with_expect),
-        "flips_pass_to_fail": flips_down,
-        "flips_fail_to_pass": flips_up,
+        "mean_similarity": round(sum(similarities) / len(details), 4),
+        "mean_similarity_ci": [round(x, 4) for x in bootstrap_mean_ci(similarities)],
+        "baseline_expectation_rate": round(paired.baseline_rate, 4),
+        "candidate_expectation_rate": round(paired.candidate_rate, 4),
+        "baseline_expectation_rate_wilson": [round(x, 4) for x in wilson_interval(paired.both_pass + paired.pass_to_fail, paired.n)],
+        "candidate_expectation_rate_wilson": [round(x, 4) for x in wilson_interval(paired.both_pass + paired.fail_to_pass, paired.n)],
+        "flips_pass_to_fail": paired.pass_to_fail,
+        "flips_fail_to_pass": paired.fail_to_pass,
+        "mcnemar_p": round(mcnemar_exact(paired.pass_to_fail, paired.fail_to_pass), 6),
+        "expectations": decision.to_dict(),
         "early_divergences_outside_top_k": early,
         "length_cap_hits_baseline": sum(d["baseline_finish"] == "length" for d in details),
         "length_cap_hits_candidate": sum(d["candidate_finish"] == "length" for d in details),
     }
-    reasons = []
-    if flips_down > limits.max_expectation_flips:
-        reasons.append(f"{flips_down} expectation flip(s) pass->fail (allowed {limits.max_expectation_flips})")
+    hard_failures = []
     if early:
-        reasons.append(
+        hard_failures.append(
             f"{early} case(s) diverged outside the baseline's top-{limits.top_k} "
             f"before token {limits.diverge_outside_top_k_before}"
         )
-    low_sim = sum(d["similarity"] < limits.min_similarity for d in details)
+    low_sim = sum(s < limits.min_similarity for s in similarities)
     if low_sim:
-        reasons.append(f"{low_sim} case(s) below similarity {limits.min_similarity}")
+        hard_failures.append(f"{low_sim} case(s) below similarity {limits.min_similarity}")
     key = (
         f"exact {metrics['exact_match_rate']:.0%}, expectations "
-        f"{metrics['candidate_expectation_rate']:.0%} vs {metrics['baseline_expectation_rate']:.0%}"
+        f"{paired.candidate_rate:.0%} vs {paired.baseline_rate:.0%}"
     )
-    if reasons:
+    expectations = f"expectations: {decision.reason}"
+    if hard_failures or decision.decision == "fail":
+        reasons = hard_failures + ([expectations] if decision.decision == "fail" else [])
         return GateVerdict(GATE, "fail", "; ".join(reasons), metrics, thresholds, key, outcomes)
-    reason = f"{len(outcomes)} cases: no expectation flips, no early divergence outside top-{limits.top_k}"
-    return GateVerdict(GATE, "pass", reason, metrics, thresholds, key, outcomes)
-
-
-def _rate(values: Any) -> float:
-    items = list(values)
-    return round(sum(items) / len(items), 4) if items else 1.0
+    return GateVerdict(GATE, decision.decision, expectations, metrics, thresholds, key, outcomes)

@@ -1,0 +1,213 @@
+"""Paired statistics every gate decides with.
+
+The same cases go to baseline and candidate, so outcomes are paired: what matters is how
+many cases flipped each way. Decisions are one-sided non-inferiority tests: the candidate
+passes when the upper confidence bound of its loss stays inside the margin, fails when its
+observed loss is already beyond the margin, and is *underpowered* in between, with the
+number of cases that would resolve the question. A candidate that is better never fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Sequence
+
+import numpy as np
+from scipy import stats as _scipy
+
+Decision = Literal["pass", "fail", "underpowered"]
+MAX_CASES_NEEDED = 1_000_000
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Two-sided Wilson score interval for a binomial proportion."""
+    if n == 0:
+        return 0.0, 1.0
+    ci = _scipy.binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def wilson_upper(successes: int, n: int, confidence: float = 0.95) -> float:
+    """One-sided upper Wilson bound at `confidence` (the two-sided interval at 2c-1)."""
+    return wilson_interval(successes, n, 2 * confidence - 1)[1]
+
+
+def wilson_lower(successes: int, n: int, confidence: float = 0.95) -> float:
+    return wilson_interval(successes, n, 2 * confidence - 1)[0]
+
+
+def mcnemar_exact(pass_to_fail: int, fail_to_pass: int, alternative: str = "two-sided") -> float:
+    """Exact McNemar test: a binomial test on the discordant pairs. alternative='greater' asks
+    whether pass->fail flips outnumber fail->pass flips (the candidate is worse)."""
+    discordant = pass_to_fail + fail_to_pass
+    if discordant == 0:
+        return 1.0
+    return float(_scipy.binomtest(pass_to_fail, discordant, 0.5, alternative=alternative).pvalue)
+
+
+def bootstrap_mean_ci(values: Sequence[float], confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean (two-sided), reproducible from `seed`."""
+    data = np.asarray(values, dtype=float)
+    if data.size == 0:
+        return float("nan"), float("nan")
+    if data.size == 1 or np.all(data == data[0]):
+        return float(data[0]), float(data[0])
+    res = _scipy.bootstrap(
+        (data,), np.mean, confidence_level=confidence, n_resamples=2000, method="percentile",
+        random_state=np.random.default_rng(seed),
+    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+@dataclass(frozen=True)
+class PairedOutcomes:
+    """Per-case pass/fail of baseline and candidate on the same cases."""
+
+    both_pass: int
+    pass_to_fail: int
+    fail_to_pass: int
+    both_fail: int
+
+    @classmethod
+    def from_pairs(cls, baseline: Sequence[bool], candidate: Sequence[bool]) -> "PairedOutcomes":
+        if len(baseline) != len(candidate):
+            raise ValueError("paired outcomes need the same cases on both sides")
+        pairs = list(zip(map(bool, baseline), map(bool, candidate)))
+        return cls(
+            both_pass=pairs.count((True, True)),
+            pass_to_fail=pairs.count((True, False)),
+            fail_to_pass=pairs.count((False, True)),
+            both_fail=pairs.count((False, False)),
+        )
+
+    @property
+    def n(self) -> int:
+        return self.both_pass + self.pass_to_fail + self.fail_to_pass + self.both_fail
+
+    @property
+    def baseline_rate(self) -> float:
+        return (self.both_pass + self.pass_to_fail) / self.n if self.n else 0.0
+
+    @property
+    def candidate_rate(self) -> float:
+        return (self.both_pass + self.fail_to_pass) / self.n if self.n else 0.0
+
+    @property
+    def loss(self) -> float:
+        """Observed drop of the pass rate (negative when the candidate is better)."""
+        return (self.pass_to_fail - self.fail_to_pass) / self.n if self.n else 0.0
+
+
+@dataclass(frozen=True)
+class NonInferiority:
+    decision: Decision
+    estimate: float
+    bound: float
+    margin: float
+    confidence: float
+    cases_needed: int | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _loss_upper(pass_to_fail: int, fail_to_pass: int, n: int, confidence: float) -> float:
+    """Upper bound of the pass-rate loss: the Wilson upper bound of the pass->fail rate, less
+    the observed fail->pass rate (improvements offset losses; the bound stays conservative)."""
+    return wilson_upper(pass_to_fail, n, confidence) - fail_to_pass / n
+
+
+def paired_noninferiority(outcomes: PairedOutcomes, margin: float, confidence: float = 0.95) -> NonInferiority:
+    n = outcomes.n
+    if n == 0:
+        return NonInferiority("underpowered", 0.0, 1.0, margin, confidence, None, "no paired cases")
+    b, c = outcomes.pass_to_fail, outcomes.fail_to_pass
+    bound = _loss_upper(b, c, n, confidence)
+    estimate = outcomes.loss
+    flips = f"{b} pass->fail vs {c} fail->pass flip(s) in {n} cases"
+    p = mcnemar_exact(b, c, alternative="greater")
+    if bound <= margin:
+        return NonInferiority(
+            "pass", estimate, bound, margin, confidence, None,
+            f"{flips}; loss {estimate:.1%}, upper {confidence:.0%} bound {bound:.1%} within the {margin:.0%} margin",
+        )
+    if estimate > margin:
+        return NonInferiority(
+            "fail", estimate, bound, margin, confidence, None,
+            f"{flips}; loss {estimate:.1%} exceeds the {margin:.0%} margin (exact McNemar one-sided p={p:.3g})",
+        )
+    needed = _cases_needed(b / n, c / n, margin, confidence, n)
+    return NonInferiority(
+        "underpowered", estimate, bound, margin, confidence, needed,
+        f"{flips}; loss {estimate:.1%} but upper bound {bound:.1%} exceeds the {margin:.0%} margin: "
+        f"underpowered, about {needed} cases at these rates would resolve it",
+    )
+
+
+def no_lost_case(outcomes: PairedOutcomes) -> NonInferiority:
+    """The strict rule for a handful of hand-written regression cases, where statistics cannot
+    resolve anything: every case that held for the baseline must hold for the candidate."""
+    b, c, n = outcomes.pass_to_fail, outcomes.fail_to_pass, outcomes.n
+    flips = f"{b} pass->fail vs {c} fail->pass flip(s) in {n} cases"
+    if b:
+        return NonInferiority("fail", outcomes.loss, outcomes.loss, 0.0, 1.0, None, f"{flips}; no case may be lost")
+    return NonInferiority("pass", outcomes.loss, outcomes.loss, 0.0, 1.0, None, f"{flips}; no case lost")
+
+
+def _cases_needed(rate_down: float, rate_up: float, margin: float, confidence: float, start: int) -> int | None:
+    """Smallest case count at which the same flip rates would bound the loss within the margin."""
+
+    def resolves(n: int) -> bool:
+        return _loss_upper(round(rate_down * n), round(rate_up * n), n, confidence) <= margin
+
+    high = max(start, 1)
+    while not resolves(high):
+        high *= 2
+        if high > MAX_CASES_NEEDED:
+            return None
+    low = max(start, 1)
+    while low < high:
+        mid = (low + high) // 2
+        low, high = (low, mid) if resolves(mid) else (mid + 1, high)
+    return high
+
+
+def mean_noninferiority(
+    unit_values: Sequence[float],
+    limit: float,
+    *,
+    higher_is_worse: bool = True,
+    confidence: float = 0.95,
+    what: str = "mean",
+) -> NonInferiority:
+    """A mean metric against an absolute limit, with a bootstrap bound over independent units
+    (e.g. per-window means, since neighbouring tokens are not independent)."""
+    data = np.asarray(unit_values, dtype=float)
+    estimate = float(data.mean()) if data.size else float("nan")
+    low, high = bootstrap_mean_ci(data, 2 * confidence - 1)
+    bound = high if higher_is_worse else low
+    worse = (lambda x: x > limit) if higher_is_worse else (lambda x: x < limit)
+    side = "upper" if higher_is_worse else "lower"
+    if data.size and not worse(bound):
+        return NonInferiority("pass", estimate, bound, limit, confidence, None,
+                              f"{what} {estimate:.4g} ({side} {confidence:.0%} bound {bound:.4g}) within the limit {limit:g}")
+    if not data.size or worse(estimate):
+        return NonInferiority("fail", estimate, bound, limit, confidence, None,
+                              f"{what} {estimate:.4g} beyond the limit {limit:g}")
+    # Bound scales roughly with 1/sqrt(n): how many units would bring it inside the limit.
+    spread = abs(bound - estimate)
+    room = abs(limit - estimate)
+    needed = int(np.ceil(data.size * (spread / room) ** 2)) if room > 0 else None
+    return NonInferiority("underpowered", estimate, bound, limit, confidence, needed,
+                          f"{what} {estimate:.4g} but its {side} bound {bound:.4g} crosses the limit {limit:g}: "
+                          f"underpowered, about {needed} units would resolve it")
+
+
+def combine(decisions: Sequence[Decision]) -> Decision:
+    """fail beats underpowered beats pass."""
+    if "fail" in decisions:
+        return "fail"
+    if "underpowered" in decisions:
+        return "underpowered"
+    return "pass"
