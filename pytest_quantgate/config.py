@@ -102,6 +102,20 @@ _GOLDEN_GATE = {
         "cases": {"type": "array", "items": {"type": "string"}},
     },
 }
+_DRIFT_GATE = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "top_k": {"type": "integer", "minimum": 5, "maximum": 256},
+        "context": {"type": "integer", "minimum": 16},
+        "max_mean_kld": {"type": "number", "exclusiveMinimum": 0},
+        "max_p99_kld": {"type": "number", "exclusiveMinimum": 0},
+        "min_same_top1": {"type": "number", "minimum": 0, "maximum": 1},
+        "confidence": {"type": "number", "exclusiveMinimum": 0.5, "exclusiveMaximum": 1},
+        "corpus": {"type": "array", "items": {"type": "string"}},
+        "builtin_corpus": {"type": "boolean"},
+    },
+}
 CONFIG_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
@@ -119,7 +133,7 @@ CONFIG_SCHEMA = {
         "gates": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"golden": _GOLDEN_GATE},
+            "properties": {"golden": _GOLDEN_GATE, "drift": _DRIFT_GATE},
         },
     },
 }
@@ -201,11 +215,24 @@ class GoldenThresholds:
 
 
 @dataclass(frozen=True)
+class DriftThresholds:
+    top_k: int = 32  # baseline log-probs kept per position (plus the rest-of-vocabulary mass)
+    context: int = 256  # tokens per window; the second half of each is scored
+    max_mean_kld: float = 0.05
+    max_p99_kld: float = 0.5
+    min_same_top1: float = 0.85
+    confidence: float = 0.95
+    corpus: tuple[str, ...] = ()
+    builtin_corpus: bool = True
+
+
+@dataclass(frozen=True)
 class QuantgateConfig:
     path: Path
     baseline: str
     candidates: Mapping[str, CandidateSpec]
     golden: GoldenThresholds = field(default_factory=GoldenThresholds)
+    drift: DriftThresholds = field(default_factory=DriftThresholds)
     cache_dir: Path | None = None
     snapshot_dir: Path | None = None
 
@@ -318,11 +345,13 @@ def parse(table: Mapping[str, Any], path: Path) -> QuantgateConfig:
     }
     gates = table.get("gates", {})
     golden = gates.get("golden", {})
+    drift = gates.get("drift", {})
     return QuantgateConfig(
         path=path,
         baseline=table["baseline"],
         candidates=candidates,
         golden=GoldenThresholds(**{**golden, "cases": tuple(golden.get("cases", ()))}),
+        drift=DriftThresholds(**{**drift, "corpus": tuple(drift.get("corpus", ()))}),
         cache_dir=_resolve(path, table.get("cache_dir")),
         snapshot_dir=_resolve(path, table.get("snapshot_dir")),
     )

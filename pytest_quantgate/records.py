@@ -9,20 +9,18 @@ candidate run never loads the baseline engine while the record matches the finge
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import pytest
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
-from .engines.base import Generation, GenerationRequest
 
 if TYPE_CHECKING:
     from syrupy.assertion import SnapshotAssertion
     from syrupy.location import PyTestLocation
 
-RECORD_FORMAT = 1
+RECORD_FORMAT = 2
 SNAPSHOT_DIR = pytest.StashKey[Path]()  # set by the plugin from config / ini / rootdir
 
 
@@ -41,7 +39,7 @@ class BaselineRecordExtension(SingleFileSnapshotExtension):
     _write_mode = WriteMode.TEXT
 
     def serialize(self, data: Any, **kwargs: Any) -> str:
-        return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+        return dump_json(data) + "\n"
 
     @classmethod
     def dirname(cls, *, test_location: "PyTestLocation") -> str:
@@ -60,12 +58,28 @@ class BaselineRecordExtension(SingleFileSnapshotExtension):
         return Path(snapshot_location).name.startswith(f"{test_location.methodname}--")
 
 
+def dump_json(data: Any, indent: int = 0) -> str:
+    """Sorted, indented JSON whose lists of numbers stay on one line: readable diffs for
+    answers, and log-prob tables that do not take a line per number."""
+    pad = " " * (indent + 1)
+    if isinstance(data, dict) and data:
+        items = (f"{pad}{json.dumps(str(k))}: {dump_json(v, indent + 1)}" for k, v in sorted(data.items()))
+        return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+    if isinstance(data, (list, tuple)) and data:
+        if all(_numeric(x) for x in data):
+            return json.dumps(list(data), separators=(",", ":"))
+        return "[\n" + ",\n".join(pad + dump_json(x, indent + 1) for x in data) + "\n" + " " * indent + "]"
+    return json.dumps(data, ensure_ascii=False)
+
+
+def _numeric(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_numeric(x) for x in value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def record_name(test_name: str, baseline: str) -> str:
     return f"{test_name}--{baseline}"
-
-
-def request_key(request: GenerationRequest) -> dict[str, Any]:
-    return asdict(request)
 
 
 class BaselineRecords:
@@ -85,28 +99,27 @@ class BaselineRecords:
         data, _tainted = self.snapshot._recall_data(index=self.name)
         return json.loads(data) if data is not None else None
 
-    def answers(
+    def load_or_record(
         self,
-        case_ids: Sequence[str],
-        requests: Sequence[GenerationRequest],
-        run_baseline: Callable[[Sequence[GenerationRequest]], list[Generation]],
+        keys: Mapping[str, Any],
+        run_baseline: Callable[[], Sequence[Any]],
         environment: Mapping[str, Any],
-    ) -> tuple[list[Generation], str]:
-        """The baseline's generations for these cases and where they came from."""
+    ) -> tuple[list[Any], str]:
+        """The baseline's results for these cases (JSON-able, in the order of `keys`) and where
+        they came from. `keys[case_id]` is what the result depends on (the request); a
+        record whose key differs is stale. `run_baseline` is called only when re-recording."""
+        keys = json.loads(json.dumps(dict(keys)))  # tuples -> lists, as they read back
         if self.updating:
-            generations = run_baseline(requests)
+            results = list(run_baseline())
             record = {
                 "format": RECORD_FORMAT,
                 "baseline": self.baseline,
                 "fingerprint": self.fingerprint,
                 "environment": dict(environment),
-                "cases": {
-                    cid: {"request": request_key(req), "generation": gen.to_record()}
-                    for cid, req, gen in zip(case_ids, requests, generations)
-                },
+                "cases": {cid: {"request": key, "result": res} for (cid, key), res in zip(keys.items(), results)},
             }
             assert self.snapshot(name=self.name) == record
-            return generations, "engine"
+            return results, "engine"
         record = self._recall()
         hint = "re-record it: pytest --quant-candidate=<candidate> --snapshot-update"
         if record is None:
@@ -119,10 +132,7 @@ class BaselineRecords:
                 f"baseline record {self.name}.json was made for a different baseline "
                 f"(recorded fingerprint {record.get('fingerprint')}, now {self.fingerprint}); {hint}"
             )
-        stale = [
-            cid for cid, req in zip(case_ids, requests)
-            if record["cases"].get(cid, {}).get("request") != json.loads(json.dumps(request_key(req)))
-        ]
+        stale = [cid for cid, key in keys.items() if record["cases"].get(cid, {}).get("request") != key]
         if stale:
             raise RecordError(
                 f"baseline record {self.name}.json has no answer for {len(stale)} case(s) "
@@ -131,4 +141,4 @@ class BaselineRecords:
         # Mark the snapshot as used (syrupy fails a session on unused snapshots); the record
         # is compared with its own canonical form, so a hand-edited file is caught here too.
         assert self.snapshot(name=self.name) == record, f"{self.name}.json is not in canonical form; {hint}"
-        return [Generation.from_record(record["cases"][cid]["generation"]) for cid in case_ids], "record"
+        return [record["cases"][cid]["result"] for cid in keys], "record"

@@ -101,6 +101,7 @@ class ScoredSequence:
 
     token_ids: tuple[int, ...]
     logprobs: tuple[TokenLogprobs, ...]
+    gathered: tuple[tuple[float, ...], ...] = ()  # log-probs of the ids asked for per position
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,17 @@ class Engine(Protocol):
     def generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
         """Greedy generation for every request in as few forward batches as the engine allows."""
 
-    def score(self, sequences: Sequence[Sequence[int]], top_logprobs: int) -> list[ScoredSequence]:
-        """Teacher-forced log-probabilities of given token sequences."""
+    def score(
+        self,
+        sequences: Sequence[Sequence[int]],
+        top_logprobs: int,
+        gather: Sequence[Sequence[Sequence[int]]] | None = None,
+    ) -> list[ScoredSequence]:
+        """Teacher-forced log-probabilities of given token sequences; `gather[s][i]` names
+        token ids whose log-probs at position i of sequence s are wanted as well."""
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of plain text (no special tokens)."""
 
     def render_chat(self, messages: Sequence[ChatMessage]) -> list[int]:
         """Token ids the engine feeds the model for a chat, generation prompt included."""

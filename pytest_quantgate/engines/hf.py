@@ -190,34 +190,91 @@ class HFEngine:
         return results
 
     # -- teacher-forced scoring ----------------------------------------------------------
-    def score(self, sequences: Sequence[Sequence[int]], top_logprobs: int) -> list[ScoredSequence]:
-        torch = self._torch
+    # Tokens fed per forward pass after the first half of a sequence, when the KV cache is
+    # quantized: later tokens then attend to the quantized keys and values, as in serving.
+    KV_SCORE_CHUNK = 16
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def score(
+        self,
+        sequences: Sequence[Sequence[int]],
+        top_logprobs: int,
+        gather: Sequence[Sequence[Sequence[int]]] | None = None,
+    ) -> list[ScoredSequence]:
         started = time.perf_counter()
-        results = []
+        results: dict[int, ScoredSequence] = {}
+        by_length: dict[int, list[int]] = {}
+        for index, seq in enumerate(sequences):
+            by_length.setdefault(len(seq), []).append(index)
         batch_size = self.spec.generation.batch_size
-        for begin in range(0, len(sequences), batch_size):
-            chunk = [list(s) for s in sequences[begin : begin + batch_size]]
-            self.tokenizer.padding_side = "right"
-            try:
-                batch = self.tokenizer.pad({"input_ids": chunk}, return_tensors="pt")
-            finally:
-                self.tokenizer.padding_side = "left"
-            with torch.no_grad():
-                logits = self.model(**batch).logits.float()
-            logprobs = logits.log_softmax(dim=-1)
-            top_values, top_ids = logprobs.topk(top_logprobs, dim=-1)
-            for row, ids in enumerate(chunk):
-                steps = tuple(
-                    TokenLogprobs(
-                        token_id=ids[pos + 1],
-                        logprob=float(logprobs[row, pos, ids[pos + 1]]),
-                        top=tuple(zip(top_ids[row, pos].tolist(), top_values[row, pos].tolist())),
-                    )
-                    for pos in range(len(ids) - 1)
+        for indices in by_length.values():  # equal lengths batch without padding
+            for begin in range(0, len(indices), batch_size):
+                chunk = indices[begin : begin + batch_size]
+                scored = self._score_batch(
+                    [sequences[i] for i in chunk], top_logprobs, [gather[i] for i in chunk] if gather else None
                 )
-                results.append(ScoredSequence(token_ids=tuple(ids), logprobs=steps))
+                results.update(zip(chunk, scored))
         self.stats.score_s += time.perf_counter() - started
+        return [results[i] for i in range(len(sequences))]
+
+    def _forward_logprobs(self, input_ids: Any) -> Any:
+        torch = self._torch
+        kv = self.spec.quantization.kv_cache
+        with torch.no_grad():
+            if kv is None:
+                logits = self.model(input_ids=input_ids).logits
+            else:
+                from transformers import QuantizedCache
+
+                cache = QuantizedCache(
+                    backend=kv.method, config=self.model.config, nbits=kv.bits, residual_length=kv.residual_length
+                )
+                length = input_ids.shape[1]
+                bounds = [0, *range(max(length // 2, 1), length, self.KV_SCORE_CHUNK), length]
+                logits = torch.cat(
+                    [
+                        self.model(input_ids=input_ids[:, a:b], past_key_values=cache, use_cache=True).logits
+                        for a, b in zip(bounds, bounds[1:])
+                    ],
+                    dim=1,
+                )
+            return logits.float().log_softmax(dim=-1)[:, :-1]  # position i predicts token i+1
+
+    def _score_batch(
+        self, sequences: Sequence[Sequence[int]], top_k: int, gather: Sequence[Sequence[Sequence[int]]] | None
+    ) -> list[ScoredSequence]:
+        torch = self._torch
+        input_ids = torch.tensor([list(s) for s in sequences])
+        logprobs = self._forward_logprobs(input_ids)  # [batch, length-1, vocab]
+        targets = input_ids[:, 1:]
+        chosen = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1).tolist()
+        top_values, top_ids = (t.tolist() for t in logprobs.topk(top_k, dim=-1))
+        gathered = self._gather(logprobs, gather) if gather else None
+        results = []
+        for row, seq in enumerate(sequences):
+            steps = tuple(
+                TokenLogprobs(seq[pos + 1], chosen[row][pos], tuple(zip(top_ids[row][pos], top_values[row][pos])))
+                for pos in range(len(seq) - 1)
+            )
+            results.append(ScoredSequence(tuple(seq), steps, gathered[row] if gathered else ()))
         return results
+
+    def _gather(self, logprobs: Any, gather: Sequence[Sequence[Sequence[int]]]) -> list[tuple[tuple[float, ...], ...]]:
+        """Log-probs of requested token ids per position (empty where none were requested)."""
+        torch = self._torch
+        width = max((len(ids) for per_seq in gather for ids in per_seq), default=0)
+        index = torch.zeros((*logprobs.shape[:2], max(width, 1)), dtype=torch.long)
+        for row, per_seq in enumerate(gather):
+            for pos, ids in enumerate(per_seq):
+                if ids:
+                    index[row, pos, : len(ids)] = torch.tensor(ids)
+        values = logprobs.gather(-1, index).tolist()
+        return [
+            tuple(tuple(values[row][pos][: len(ids)]) for pos, ids in enumerate(per_seq))
+            for row, per_seq in enumerate(gather)
+        ]
 
     # -- facts ---------------------------------------------------------------------------
     def tokenizer_facts(self) -> TokenizerFacts:
