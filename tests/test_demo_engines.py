@@ -22,7 +22,7 @@ import pytest_quantgate.engines.hf  # noqa: E402,F401
 
 pytestmark = pytest.mark.slow
 
-SUITE = ("--quantgate-suite=only", "-p", "no:cacheprovider")
+SUITE = ("--quantgate-suite=only", "-m", "golden", "-p", "no:cacheprovider")
 
 
 def report_of(path: Path) -> dict:
@@ -117,7 +117,7 @@ def test_snapshot_update_records_the_baseline_then_candidates_reuse_it(
     pytester.makefile(".json", my_cases=json.dumps(USER_CASES))
     pytester.makepyfile(test_user=USER_TEST)
 
-    first = pytester.runpytest_inprocess("--quant-candidate=hf-int8", "--snapshot-update", "--quantgate-report=r1.json", "-p", "no:cacheprovider")
+    first = pytester.runpytest_inprocess("--quant-candidate=hf-int8", "--snapshot-update", "-m", "golden", "--quantgate-report=r1.json", "-p", "no:cacheprovider")
     first.assert_outcomes(passed=2)
     first.stdout.fnmatch_lines(["*2 snapshots generated*"])
     assert sorted(p.name for p in records.iterdir()) == ["test_capital_regression--baseline.json", "test_golden--baseline.json"]
@@ -130,9 +130,9 @@ def test_snapshot_update_records_the_baseline_then_candidates_reuse_it(
     committed = json.loads((Path(repo_snapshots) / "test_golden--baseline.json").read_text())
     assert recorded["fingerprint"] == committed["fingerprint"]
     for case_id, record in committed["cases"].items():
-        assert recorded["cases"][case_id]["generation"]["text"] == record["generation"]["text"], case_id
+        assert recorded["cases"][case_id]["result"]["text"] == record["result"]["text"], case_id
 
-    second = pytester.runpytest_inprocess("--quant-candidate=hf-int8", "--quantgate-report=r2.json", "-p", "no:cacheprovider")
+    second = pytester.runpytest_inprocess("--quant-candidate=hf-int8", "-m", "golden", "--quantgate-report=r2.json", "-p", "no:cacheprovider")
     second.assert_outcomes(passed=2)
     second.stdout.fnmatch_lines(["*2 snapshots passed*"])
     for e in report_of(pytester.path / "r2.json")["hf-int8"]["gates"]:

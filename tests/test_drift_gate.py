@@ -1,0 +1,80 @@
+"""The drift gate's metric code (properties on generated distributions)."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from pytest_quantgate.config import DriftThresholds
+from pytest_quantgate.gates import drift
+
+VOCAB = 12
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    x = x - x.max(axis=-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+
+
+logits = arrays(np.float64, (6, VOCAB), elements=st.floats(-8, 8))
+
+
+def windows(p_logits: np.ndarray, q_logits: np.ndarray, k: int, wid: str = "w"):
+    """A baseline and candidate window from full distributions, as the records keep them."""
+    p, q = log_softmax(p_logits), log_softmax(q_logits)
+    top_ids = np.argsort(-p, axis=-1, kind="stable")[:, :k]
+    actual = np.zeros(len(p), dtype=int)
+    base = drift.BaselineWindow(wid, top_ids, np.take_along_axis(p, top_ids, -1), p[np.arange(len(p)), actual])
+    cand = drift.CandidateWindow(wid, np.take_along_axis(q, top_ids, -1), q[np.arange(len(q)), actual], q.argmax(axis=-1))
+    return base, cand, p, q
+
+
+@given(logits, st.integers(5, VOCAB))
+def test_kld_of_a_distribution_with_itself_is_zero_and_same_top1_is_one(x, k) -> None:
+    base, cand, _, _ = windows(x, x, k)
+    metrics = drift.position_metrics(base, cand)
+    assert np.allclose(metrics["kld"], 0.0, atol=1e-9)
+    ties = (np.sort(x, axis=-1)[:, -1] == np.sort(x, axis=-1)[:, -2])
+    assert np.all(metrics["same_top1"][~ties] == 1.0)
+    assert np.allclose(metrics["delta_p"], 0.0)
+
+
+@given(logits, logits, st.integers(5, VOCAB))
+def test_topk_kld_is_non_negative_and_never_above_the_full_kld(x, y, k) -> None:
+    base, cand, p, q = windows(x, y, k)
+    approx = drift.kl_topk(base.top_logprobs, cand.gathered_logprobs)
+    full = np.sum(np.exp(p) * (p - q), axis=-1)
+    assert np.all(approx >= 0.0)
+    assert np.all(approx <= full + 1e-9)  # coarse-graining never adds divergence
+    if k == VOCAB:
+        assert np.allclose(approx, full, atol=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(logits, logits), min_size=2, max_size=5), st.randoms(use_true_random=False))
+def test_results_do_not_depend_on_window_order(pairs, rnd) -> None:
+    made = [windows(x, y, 6, f"w{i}")[:2] for i, (x, y) in enumerate(pairs)]
+    shuffled = made[:]
+    rnd.shuffle(shuffled)
+    a = drift.evaluate([b for b, _ in made], [c for _, c in made], DriftThresholds())
+    b = drift.evaluate([b for b, _ in shuffled], [c for _, c in shuffled], DriftThresholds())
+    for key in ("mean_kld", "same_top1", "ppl_ratio", "rms_delta_p", "kld_percentiles", "top1_outside_baseline_top5"):
+        assert a.metrics[key] == b.metrics[key]
+
+
+def test_identical_models_pass_and_a_shifted_one_fails() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, VOCAB)) * 3
+    same = [windows(x[i : i + 4], x[i : i + 4], 8, f"w{i}")[:2] for i in range(0, 40, 4)]
+    verdict = drift.evaluate([b for b, _ in same], [c for _, c in same], DriftThresholds())
+    assert verdict.verdict == "pass" and verdict.metrics["ppl_ratio"] == 1.0
+    y = x + rng.normal(size=x.shape) * 4
+    broken = [windows(x[i : i + 4], y[i : i + 4], 8, f"w{i}")[:2] for i in range(0, 40, 4)]
+    verdict = drift.evaluate([b for b, _ in broken], [c for _, c in broken], DriftThresholds())
+    assert verdict.verdict == "fail"
+    assert set(verdict.metrics["kld_percentiles"]) == {"p99_9", "p99", "p95", "p90", "p50", "p10", "p5", "p1", "p0_1", "max", "min"}
+    assert verdict.failed_cases and "mean KLD" in verdict.failed_cases[0].problems[0]
+
+
+def test_no_windows_is_an_error() -> None:
+    assert drift.evaluate([], [], DriftThresholds()).verdict == "error"
