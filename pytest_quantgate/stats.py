@@ -130,7 +130,7 @@ def paired_noninferiority(outcomes: PairedOutcomes, margin: float, confidence: f
     if bound <= margin:
         return NonInferiority(
             "pass", estimate, bound, margin, confidence, None,
-            f"{flips}; loss {estimate:.1%}, upper {confidence:.0%} bound {bound:.1%} within the {margin:.0%} margin",
+            f"{flips}; loss {estimate:.1%}, upper {confidence:.0%} bound {bound:.2%} within the {margin:.0%} margin",
         )
     if estimate > margin:
         return NonInferiority(
@@ -140,7 +140,7 @@ def paired_noninferiority(outcomes: PairedOutcomes, margin: float, confidence: f
     needed = _cases_needed(b / n, c / n, margin, confidence, n)
     return NonInferiority(
         "underpowered", estimate, bound, margin, confidence, needed,
-        f"{flips}; loss {estimate:.1%} but upper bound {bound:.1%} exceeds the {margin:.0%} margin: "
+        f"{flips}; loss {estimate:.1%} but upper bound {bound:.2%} exceeds the {margin:.0%} margin: "
         f"underpowered, about {needed} cases at these rates would resolve it",
     )
 
