@@ -89,17 +89,40 @@ _CANDIDATE = {
         "generation": _GENERATION,
     },
 }
+# The keys every gate decided by paired pass/fail outcomes shares (stats.decide).
+_PAIRED_DECISION = {
+    "margin": {"type": "number", "minimum": 0, "maximum": 1},
+    "decision": {"enum": ["paired", "every_case"]},
+    "confidence": {"type": "number", "exclusiveMinimum": 0.5, "exclusiveMaximum": 1},
+    "cases": {"type": "array", "items": {"type": "string"}},
+    "builtin_cases": {"type": "boolean"},
+}
 _GOLDEN_GATE = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
+        **_PAIRED_DECISION,
         "top_k": {"type": "integer", "minimum": 1, "maximum": 20},
         "diverge_outside_top_k_before": {"type": "integer", "minimum": 0},
         "min_similarity": {"type": "number", "minimum": 0, "maximum": 1},
-        "margin": {"type": "number", "minimum": 0, "maximum": 1},
-        "decision": {"enum": ["paired", "every_case"]},
-        "confidence": {"type": "number", "exclusiveMinimum": 0.5, "exclusiveMaximum": 1},
-        "cases": {"type": "array", "items": {"type": "string"}},
+    },
+}
+_STRUCTURED_GATE = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        **_PAIRED_DECISION,
+        "max_new_tokens": {"type": "integer", "minimum": 1},
+        "modes": {"type": "array", "items": {"enum": ["free", "guided"]}, "minItems": 1, "uniqueItems": True},
+    },
+}
+_TOOL_CALL_GATE = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        **_PAIRED_DECISION,
+        "max_new_tokens": {"type": "integer", "minimum": 1},
+        "prompt_format": {"enum": ["auto", "template", "smollm2"]},
     },
 }
 _DRIFT_GATE = {
@@ -133,7 +156,12 @@ CONFIG_SCHEMA = {
         "gates": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"golden": _GOLDEN_GATE, "drift": _DRIFT_GATE},
+            "properties": {
+                "golden": _GOLDEN_GATE,
+                "drift": _DRIFT_GATE,
+                "structured_output": _STRUCTURED_GATE,
+                "tool_call": _TOOL_CALL_GATE,
+            },
         },
     },
 }
@@ -212,6 +240,33 @@ class GoldenThresholds:
     margin: float = 0.1
     confidence: float = 0.95
     cases: tuple[str, ...] = ()
+    builtin_cases: bool = True
+
+
+@dataclass(frozen=True)
+class StructuredThresholds:
+    # The share of cases whose answer is clean, schema-valid JSON that stops by itself (and
+    # equals the baseline's values where the baseline's was valid), decided as for golden.
+    decision: str = "paired"
+    margin: float = 0.1
+    confidence: float = 0.95
+    cases: tuple[str, ...] = ()
+    builtin_cases: bool = True
+    max_new_tokens: int = 96
+    modes: tuple[str, ...] = ("free", "guided")  # guided: the engine's constrained decoding
+
+
+@dataclass(frozen=True)
+class ToolCallThresholds:
+    decision: str = "paired"
+    margin: float = 0.1
+    confidence: float = 0.95
+    cases: tuple[str, ...] = ()
+    builtin_cases: bool = True
+    max_new_tokens: int = 64
+    # How tools reach the model: its chat template when that renders `tools` ("template"),
+    # else SmolLM2's published tool-calling system prompt ("smollm2"); "auto" picks.
+    prompt_format: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -233,6 +288,8 @@ class QuantgateConfig:
     candidates: Mapping[str, CandidateSpec]
     golden: GoldenThresholds = field(default_factory=GoldenThresholds)
     drift: DriftThresholds = field(default_factory=DriftThresholds)
+    structured_output: StructuredThresholds = field(default_factory=StructuredThresholds)
+    tool_call: ToolCallThresholds = field(default_factory=ToolCallThresholds)
     cache_dir: Path | None = None
     snapshot_dir: Path | None = None
 
@@ -344,14 +401,19 @@ def parse(table: Mapping[str, Any], path: Path) -> QuantgateConfig:
         name: replace(spec, model=_model_source(spec, path)) for name, spec in candidates.items()
     }
     gates = table.get("gates", {})
-    golden = gates.get("golden", {})
-    drift = gates.get("drift", {})
+
+    def thresholds(cls: Any, gate: str) -> Any:
+        raw = gates.get(gate, {})
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+
     return QuantgateConfig(
         path=path,
         baseline=table["baseline"],
         candidates=candidates,
-        golden=GoldenThresholds(**{**golden, "cases": tuple(golden.get("cases", ()))}),
-        drift=DriftThresholds(**{**drift, "corpus": tuple(drift.get("corpus", ()))}),
+        golden=thresholds(GoldenThresholds, "golden"),
+        drift=thresholds(DriftThresholds, "drift"),
+        structured_output=thresholds(StructuredThresholds, "structured_output"),
+        tool_call=thresholds(ToolCallThresholds, "tool_call"),
         cache_dir=_resolve(path, table.get("cache_dir")),
         snapshot_dir=_resolve(path, table.get("snapshot_dir")),
     )

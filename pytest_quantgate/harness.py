@@ -5,17 +5,25 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, replace
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import pytest
 
 from . import models
-from .cases import GoldenCase, builtin_golden_cases, check_unique, load_case_files
-from .config import CandidateSpec, ConfigError, DriftThresholds, GoldenThresholds
+from . import tool_format
+from .cases import GOLDEN, STRUCTURED, TOOL_CALLS, GoldenCase, StructuredCase, ToolCase
+from .config import (
+    CandidateSpec,
+    ConfigError,
+    DriftThresholds,
+    GoldenThresholds,
+    StructuredThresholds,
+    ToolCallThresholds,
+)
 from .corpus import CorpusText, builtin_corpus, load_corpus_files, make_windows
-from .engines.base import Generation
+from .engines.base import Generation, GenerationRequest
 from .environment import describe
-from .gates import drift, golden
+from .gates import drift, golden, structured_output, tool_call
 from .records import BaselineRecords, RecordError
 from .report import PROPERTY, gate_entry
 from .verdict import GateVerdict
@@ -42,28 +50,29 @@ class GateHarness:
         self.candidate = candidate
         self.baseline = state.config.baseline_for(candidate)
         self.snapshot = snapshot
+        self._baseline_source = "none"
 
     # -- cases ------------------------------------------------------------------------------
     def golden_cases(self) -> list[GoldenCase]:
         """The built-in golden set plus the case files named in `gates.golden.cases`."""
-        cfg = self.state.config
-        extra = load_case_files(cfg.path.parent / p for p in cfg.golden.cases)
-        cases = builtin_golden_cases() + extra
-        check_unique(cases, f"golden cases (built-in + {', '.join(cfg.golden.cases) or 'none'})")
-        return cases
+        limits = self.state.config.golden
+        return GOLDEN.collect(limits.builtin_cases, limits.cases, self.state.config.path.parent)
+
+    def structured_cases(self) -> list[StructuredCase]:
+        limits = self.state.config.structured_output
+        return STRUCTURED.collect(limits.builtin_cases, limits.cases, self.state.config.path.parent)
+
+    def tool_cases(self) -> list[ToolCase]:
+        limits = self.state.config.tool_call
+        return TOOL_CALLS.collect(limits.builtin_cases, limits.cases, self.state.config.path.parent)
 
     # -- gates ------------------------------------------------------------------------------
     def golden(self, cases: Sequence[GoldenCase] | None = None, thresholds: GoldenThresholds | None = None) -> GateVerdict:
         """Gate the candidate on `cases` (default: the built-in set and the configured case
         files, decided with paired statistics). Cases given by a test are regression cases:
         unless `thresholds` say otherwise, none that held for the baseline may be lost."""
-        limits = thresholds or self.state.config.golden
-        if cases is not None and thresholds is None:
-            limits = replace(limits, decision="every_case")
-        try:
-            cases = list(cases) if cases is not None else self.golden_cases()
-        except ConfigError as exc:
-            pytest.fail(str(exc), pytrace=False)
+        limits = _regression_limits(self.state.config.golden, cases, thresholds)
+        cases = self._cases(cases, self.golden_cases)
         top_k = self.baseline.generation.top_logprobs
         if limits.top_k > top_k:
             pytest.fail(
@@ -72,21 +81,39 @@ class GateHarness:
                 pytrace=False,
             )
         requests = [c.request(self.baseline.generation.max_new_tokens) for c in cases]
-        records = self._records()
-        try:
-            recorded, source = records.load_or_record(
-                {c.id: asdict(req) for c, req in zip(cases, requests)},
-                run_baseline=lambda: [g.to_record() for g in self._baseline_engine().generate(requests, top_k)],
-                environment=describe(),
-            )
-        except RecordError as exc:
-            pytest.fail(str(exc), pytrace=False)
-        baseline_answers = [Generation.from_record(r) for r in recorded]
+        baseline, candidate = self._answers([c.id for c in cases], requests, top_k)
+        return self._attach(golden.evaluate(cases, baseline, candidate, limits))
+
+    def structured_output(
+        self,
+        cases: Sequence[StructuredCase] | None = None,
+        thresholds: StructuredThresholds | None = None,
+        mode: str = "free",
+    ) -> GateVerdict:
+        """JSON answers against their schemas. `mode="guided"` hands each schema to the
+        engine's constrained decoding (skipped where an engine has none)."""
+        limits = _regression_limits(self.state.config.structured_output, cases, thresholds)
+        if mode not in ("free", "guided"):
+            pytest.fail(f"structured_output mode {mode!r}; allowed: 'free', 'guided'", pytrace=False)
+        if mode not in limits.modes:
+            pytest.skip(f"structured_output mode {mode!r} is off (gates.structured_output.modes = {list(limits.modes)})")
+        guided = mode == "guided"
+        if guided:
+            self._require_guided_json()
+        cases = self._cases(cases, self.structured_cases)
+        requests = [c.request(limits.max_new_tokens, guided=guided) for c in cases]
+        baseline, candidate = self._answers([c.id for c in cases], requests, top_k=1)
+        return self._attach(structured_output.evaluate(cases, baseline, candidate, limits, mode=mode))
+
+    def tool_call(self, cases: Sequence[ToolCase] | None = None, thresholds: ToolCallThresholds | None = None) -> GateVerdict:
+        """Tool calls against the expected calls and the baseline's, per case."""
+        limits = _regression_limits(self.state.config.tool_call, cases, thresholds)
+        cases = self._cases(cases, self.tool_cases)
         engine = self.request.getfixturevalue("candidate_engine")
-        candidate_answers = engine.generate(requests, top_k)
-        verdict = golden.evaluate(cases, baseline_answers, candidate_answers, limits)
-        self._attach(verdict, source, engine)
-        return verdict
+        prompt_format = tool_format.resolve_format(limits.prompt_format, engine.tokenizer_facts().chat_template)
+        requests = [tool_format.request(c, prompt_format, limits.max_new_tokens) for c in cases]
+        baseline, candidate = self._answers([c.id for c in cases], requests, top_k=1)
+        return self._attach(tool_call.evaluate(cases, baseline, candidate, limits, prompt_format=prompt_format))
 
     def drift_corpus(self) -> list[CorpusText]:
         """The built-in corpus (unless `builtin_corpus = false`) plus `gates.drift.corpus` files."""
@@ -101,10 +128,7 @@ class GateHarness:
         """Teacher-forced next-token drift on a corpus: the baseline's top-k log-probs come from
         the record; the candidate scores the recorded tokens in one batched call."""
         limits = thresholds or self.state.config.drift
-        try:
-            texts = list(texts) if texts is not None else self.drift_corpus()
-        except ConfigError as exc:
-            pytest.fail(str(exc), pytrace=False)
+        texts = self._cases(texts, self.drift_corpus)
         keys = {
             t.name: {"sha256": hashlib.sha256(t.text.encode()).hexdigest(), "context": limits.context, "top_k": limits.top_k}
             for t in texts
@@ -119,11 +143,7 @@ class GateHarness:
                 per_text[name].append(drift.baseline_record(window.token_ids, result, limits.top_k))
             return [{"windows": per_text[t.name]} for t in texts]
 
-        records = self._records()
-        try:
-            recorded, source = records.load_or_record(keys, run_baseline, environment=describe())
-        except RecordError as exc:
-            pytest.fail(str(exc), pytrace=False)
+        recorded = self._load_or_record(keys, run_baseline)
         windows = [
             (f"{name}:{i}", w["token_ids"], drift.baseline_window(f"{name}:{i}", w))
             for name, rec in zip(keys, recorded)
@@ -134,11 +154,43 @@ class GateHarness:
             [ids for _, ids, _ in windows], 5, gather=[drift.gather_request(b, len(ids)) for _, ids, b in windows]
         )
         candidate = [drift.candidate_window(wid, s) for (wid, _, _), s in zip(windows, scored)]
-        verdict = drift.evaluate([b for _, _, b in windows], candidate, limits)
-        self._attach(verdict, source, engine)
-        return verdict
+        return self._attach(drift.evaluate([b for _, _, b in windows], candidate, limits))
 
     # -- plumbing ---------------------------------------------------------------------------
+    def _cases(self, given: Sequence[Any] | None, default: Callable[[], list[Any]]) -> list[Any]:
+        try:
+            return list(given) if given is not None else default()
+        except ConfigError as exc:
+            pytest.fail(str(exc), pytrace=False)
+
+    def _answers(
+        self, case_ids: Sequence[str], requests: Sequence[GenerationRequest], top_k: int
+    ) -> tuple[list[Generation], list[Generation]]:
+        """The baseline's answers (from its record when valid, else one batched engine call,
+        recorded) and the candidate's (one batched call)."""
+        recorded = self._load_or_record(
+            {cid: req.record_key() for cid, req in zip(case_ids, requests)},
+            lambda: [g.to_record() for g in self._baseline_engine().generate(requests, top_k)],
+        )
+        candidate = self.request.getfixturevalue("candidate_engine").generate(requests, top_k)
+        return [Generation.from_record(r) for r in recorded], candidate
+
+    def _load_or_record(self, keys: Mapping[str, Any], run_baseline: Callable[[], list[Any]]) -> list[Any]:
+        try:
+            recorded, self._baseline_source = self._records().load_or_record(keys, run_baseline, environment=describe())
+        except RecordError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        return recorded
+
+    def _require_guided_json(self) -> None:
+        for role in ("candidate_engine", "baseline_engine") if self._needs_baseline_engine() else ("candidate_engine",):
+            engine = self.request.getfixturevalue(role)
+            if not getattr(engine, "guided_json", False):
+                pytest.skip(f"{engine.spec.name} ({engine.spec.engine} engine) has no constrained JSON decoding")
+
+    def _needs_baseline_engine(self) -> bool:
+        return bool(self.snapshot.update_snapshots)
+
     def _records(self) -> BaselineRecords:
         return BaselineRecords(
             self.snapshot,
@@ -150,7 +202,10 @@ class GateHarness:
     def _baseline_engine(self) -> Any:
         return self.request.getfixturevalue("baseline_engine")
 
-    def _attach(self, verdict: GateVerdict, baseline_source: str, engine: Any) -> None:
+    def _attach(self, verdict: GateVerdict) -> GateVerdict:
+        """Put the verdict in the run's report (through user_properties, so xdist workers'
+        verdicts reach the controller) and hand it back to the test."""
+        engine = self.request.getfixturevalue("candidate_engine")
         pool = self.state.engine_pool()
         engines = {
             "acquired_this_session": list(pool.acquired),
@@ -162,7 +217,16 @@ class GateHarness:
             verdict,
             test=self.request.node.nodeid,
             baseline=self.baseline.name,
-            baseline_source=baseline_source,
+            baseline_source=self._baseline_source,
             engines=engines,
         )
         self.request.node.user_properties.append((PROPERTY, entry))
+        return verdict
+
+
+def _regression_limits(configured: Any, cases: Sequence[Any] | None, given: Any) -> Any:
+    """Cases handed in by a test are regression cases: unless the test passes thresholds,
+    none that held for the baseline may be lost."""
+    if given is not None:
+        return given
+    return replace(configured, decision="every_case") if cases is not None else configured

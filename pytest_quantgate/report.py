@@ -82,6 +82,8 @@ class RunReport:
             thresholds = ", ".join(f"{k}={v}" for k, v in e.get("thresholds", {}).items())
             detail = e.get("key_metric") or e.get("reason", "")
             gate = e["gate"] if e["test"].startswith("quantgate-suite/") else f'{e["gate"]} ({_test_name(e["test"])})'
+            mode = e.get("metrics", {}).get("mode")
+            gate = f"{gate} [{mode}]" if mode else gate
             rows.append((e["candidate"], gate, e["verdict"].upper(), detail, thresholds))
         return rows
 

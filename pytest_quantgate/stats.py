@@ -155,6 +155,30 @@ def no_lost_case(outcomes: PairedOutcomes) -> NonInferiority:
     return NonInferiority("pass", outcomes.loss, outcomes.loss, 0.0, 1.0, None, f"{flips}; no case lost")
 
 
+def paired_summary(outcomes: PairedOutcomes, what: str, confidence: float = 0.95) -> dict[str, Any]:
+    """The report's view of paired outcomes: both rates with Wilson intervals, the flips and
+    the exact McNemar p-value (`what` names the outcome, e.g. "expectation")."""
+    passes_b = outcomes.both_pass + outcomes.pass_to_fail
+    passes_c = outcomes.both_pass + outcomes.fail_to_pass
+    return {
+        f"baseline_{what}_rate": round(outcomes.baseline_rate, 4),
+        f"candidate_{what}_rate": round(outcomes.candidate_rate, 4),
+        f"baseline_{what}_rate_wilson": [round(x, 4) for x in wilson_interval(passes_b, outcomes.n, confidence)],
+        f"candidate_{what}_rate_wilson": [round(x, 4) for x in wilson_interval(passes_c, outcomes.n, confidence)],
+        "flips_pass_to_fail": outcomes.pass_to_fail,
+        "flips_fail_to_pass": outcomes.fail_to_pass,
+        "mcnemar_p": round(mcnemar_exact(outcomes.pass_to_fail, outcomes.fail_to_pass), 6),
+    }
+
+
+def decide(outcomes: PairedOutcomes, rule: str, margin: float, confidence: float) -> NonInferiority:
+    """A gate's configured rule over paired outcomes: "paired" (one-sided non-inferiority
+    within `margin`) or "every_case" (no case the baseline passed may be lost)."""
+    if rule == "every_case":
+        return no_lost_case(outcomes)
+    return paired_noninferiority(outcomes, margin, confidence)
+
+
 def _cases_needed(rate_down: float, rate_up: float, margin: float, confidence: float, start: int) -> int | None:
     """Smallest case count at which the same flip rates would bound the loss within the margin."""
 

@@ -27,15 +27,37 @@ class ChatMessage:
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """One greedy generation: a chat (rendered by the model's template) and a token cap."""
+    """One greedy generation: a chat (rendered by the model's template) and a token cap.
+
+    `tools` (OpenAI `tools` format) go to the chat template, as a server passes them;
+    `json_schema` (canonical JSON text) asks for constrained decoding, on engines that have it.
+    """
 
     messages: tuple[ChatMessage, ...]
     max_new_tokens: int
+    tools: tuple[Mapping[str, Any], ...] = ()
+    json_schema: str | None = None
 
     @classmethod
-    def chat(cls, prompt: str, max_new_tokens: int, system: str | None = None) -> "GenerationRequest":
-        messages = ((ChatMessage("system", system),) if system else ()) + (ChatMessage("user", prompt),)
-        return cls(messages=messages, max_new_tokens=max_new_tokens)
+    def chat(
+        cls,
+        prompt: str,
+        max_new_tokens: int,
+        system: str | None = None,
+        history: Sequence[ChatMessage] = (),
+        **options: Any,
+    ) -> "GenerationRequest":
+        messages = ((ChatMessage("system", system),) if system else ()) + tuple(history) + (ChatMessage("user", prompt),)
+        return cls(messages=messages, max_new_tokens=max_new_tokens, **options)
+
+    def record_key(self) -> dict[str, Any]:
+        """What the answer depends on, as a baseline record stores it (unused options left
+        out, so records made before an option existed stay valid)."""
+        key = asdict(self)
+        for name, unused in (("tools", ()), ("json_schema", None)):
+            if key[name] == unused:
+                del key[name]
+        return key
 
 
 @dataclass(frozen=True)
@@ -133,6 +155,7 @@ class EngineStats:
 class Engine(Protocol):
     spec: CandidateSpec
     stats: EngineStats
+    guided_json: bool  # whether generate() honours GenerationRequest.json_schema
 
     def generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
         """Greedy generation for every request in as few forward batches as the engine allows."""
@@ -149,7 +172,7 @@ class Engine(Protocol):
     def tokenize(self, text: str) -> list[int]:
         """Token ids of plain text (no special tokens)."""
 
-    def render_chat(self, messages: Sequence[ChatMessage]) -> list[int]:
+    def render_chat(self, messages: Sequence[ChatMessage], tools: Sequence[Mapping[str, Any]] = ()) -> list[int]:
         """Token ids the engine feeds the model for a chat, generation prompt included."""
 
     def tokenizer_facts(self) -> TokenizerFacts: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..config import CandidateSpec, ConfigError
 from .base import (
@@ -78,6 +78,7 @@ class _StepClock:
 
 class HFEngine:
     kind = "hf"
+    guided_json = True  # through xgrammar's transformers logits processor
 
     def __init__(self, spec: CandidateSpec, model_dir: Path) -> None:
         try:
@@ -102,6 +103,7 @@ class HFEngine:
         )
         self.model.eval()
         self._eos_ids = frozenset(self.tokenizer_facts().eos_token_ids)
+        self._grammar_compiler: Any = None
         self.stats.load_s = time.perf_counter() - started
 
     # -- generation ---------------------------------------------------------------------
@@ -114,9 +116,10 @@ class HFEngine:
             cache_config["residual_length"] = kv.residual_length
         return {"cache_implementation": "quantized", "cache_config": cache_config}
 
-    def render_chat(self, messages: Sequence[ChatMessage]) -> list[int]:
+    def render_chat(self, messages: Sequence[ChatMessage], tools: Sequence[Mapping[str, Any]] = ()) -> list[int]:
         rendered = self.tokenizer.apply_chat_template(
             [{"role": m.role, "content": m.content} for m in messages],
+            tools=[dict(t) for t in tools] or None,
             add_generation_prompt=True,
             tokenize=True,
             return_dict=True,
@@ -125,14 +128,33 @@ class HFEngine:
 
     def generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
         batch_size = self.spec.generation.batch_size
-        results: list[Generation] = []
-        for start in range(0, len(requests), batch_size):
-            results.extend(self._generate_batch(requests[start : start + batch_size], top_logprobs))
-        return results
+        results: dict[int, Generation] = {}
+        # Constrained and free requests go in separate batches: a grammar masks every row.
+        for guided in (False, True):
+            indices = [i for i, r in enumerate(requests) if (r.json_schema is not None) == guided]
+            for start in range(0, len(indices), batch_size):
+                chunk = indices[start : start + batch_size]
+                results.update(zip(chunk, self._generate_batch([requests[i] for i in chunk], top_logprobs)))
+        return [results[i] for i in range(len(requests))]
+
+    def _grammar(self, requests: Sequence[GenerationRequest]) -> list[Any]:
+        """xgrammar's logits processor for a batch of JSON-schema requests (none when free)."""
+        if requests[0].json_schema is None:
+            return []
+        try:
+            import xgrammar
+            from xgrammar.contrib.hf import LogitsProcessor
+        except ImportError as exc:
+            raise EngineUnavailable(f"guided JSON on the hf engine needs xgrammar: {exc}") from exc
+        if self._grammar_compiler is None:
+            info = xgrammar.TokenizerInfo.from_huggingface(self.tokenizer, vocab_size=self.model.config.vocab_size)
+            self._grammar_compiler = xgrammar.GrammarCompiler(info)
+        compiled = [self._grammar_compiler.compile_json_schema(r.json_schema) for r in requests]
+        return [LogitsProcessor(compiled)]
 
     def _generate_batch(self, requests: Sequence[GenerationRequest], top_k: int) -> list[Generation]:
         torch = self._torch
-        prompts = [self.render_chat(r.messages) for r in requests]
+        prompts = [self.render_chat(r.messages, r.tools) for r in requests]
         batch = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt")
         max_new = max(r.max_new_tokens for r in requests)
         clock = _StepClock()
@@ -150,6 +172,7 @@ class HFEngine:
                 return_dict_in_generate=True,
                 output_logits=True,
                 streamer=clock,
+                logits_processor=self._grammar(requests) or None,
                 **self._cache_kwargs(),
             )
         elapsed = time.perf_counter() - started

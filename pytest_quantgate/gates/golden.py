@@ -17,10 +17,8 @@ from ..engines.base import Generation
 from ..stats import (
     PairedOutcomes,
     bootstrap_mean_ci,
-    mcnemar_exact,
-    no_lost_case,
-    paired_noninferiority,
-    wilson_interval,
+    decide,
+    paired_summary,
 )
 from ..verdict import CaseOutcome, GateVerdict
 
@@ -105,10 +103,7 @@ def evaluate(
     paired = PairedOutcomes.from_pairs(
         [d["baseline_expectation"] for d in with_expect], [d["candidate_expectation"] for d in with_expect]
     )
-    decision = (
-        no_lost_case(paired) if limits.decision == "every_case"
-        else paired_noninferiority(paired, limits.margin, limits.confidence)
-    )
+    decision = decide(paired, limits.decision, limits.margin, limits.confidence)
     early = sum(any(p.startswith(("diverged", "stopped")) for p in o.problems) for o in outcomes)
     similarities = [d["similarity"] for d in details]
     metrics = {
@@ -116,13 +111,7 @@ def evaluate(
         "exact_match_rate": round(sum(d["exact_match"] for d in details) / len(details), 4),
         "mean_similarity": round(sum(similarities) / len(details), 4),
         "mean_similarity_ci": [round(x, 4) for x in bootstrap_mean_ci(similarities)],
-        "baseline_expectation_rate": round(paired.baseline_rate, 4),
-        "candidate_expectation_rate": round(paired.candidate_rate, 4),
-        "baseline_expectation_rate_wilson": [round(x, 4) for x in wilson_interval(paired.both_pass + paired.pass_to_fail, paired.n)],
-        "candidate_expectation_rate_wilson": [round(x, 4) for x in wilson_interval(paired.both_pass + paired.fail_to_pass, paired.n)],
-        "flips_pass_to_fail": paired.pass_to_fail,
-        "flips_fail_to_pass": paired.fail_to_pass,
-        "mcnemar_p": round(mcnemar_exact(paired.pass_to_fail, paired.fail_to_pass), 6),
+        **paired_summary(paired, "expectation"),
         "expectations": decision.to_dict(),
         "early_divergences_outside_top_k": early,
         "length_cap_hits_baseline": sum(d["baseline_finish"] == "length" for d in details),

@@ -1,0 +1,67 @@
+"""The verdict of a gate whose cases each pass or fail for both models: the paired rule
+(stats.decide) on the gate's own outcome, and the same rule on stop behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Mapping, Sequence
+
+from ..engines.base import Generation
+from ..stats import PairedOutcomes, combine, decide, paired_summary
+from ..verdict import CaseOutcome, GateVerdict
+from . import stops
+
+
+def case_outcome(
+    case_id: str, baseline_ok: bool, candidate_ok: bool, problems: Sequence[str], stop: Mapping[str, Any], details: Mapping[str, Any]
+) -> CaseOutcome:
+    """A case fails when the candidate lost what the baseline had: the gate's outcome or a
+    healthy stop. `problems` say what is wrong with the candidate's answer either way."""
+    lost = baseline_ok and not candidate_ok
+    lost_stop = stop["baseline_healthy"] and not stop["candidate_healthy"]
+    shown = list(problems) if lost else []
+    if lost_stop:
+        shown += [p for p in stop["new_problems"] if p not in shown]
+    flip = "pass->fail" if lost else "fail->pass" if candidate_ok and not baseline_ok else None
+    return CaseOutcome(
+        case_id,
+        passed=not (lost or lost_stop),
+        problems=tuple(shown),
+        details={**details, "baseline_ok": baseline_ok, "candidate_ok": candidate_ok, "flip": flip, "stop": dict(stop)},
+    )
+
+
+def verdict(
+    gate: str,
+    what: str,
+    outcomes: Sequence[CaseOutcome],
+    baseline: Sequence[Generation],
+    candidate: Sequence[Generation],
+    limits: Any,
+    metrics: Mapping[str, Any] | None = None,
+) -> GateVerdict:
+    """Decide `what` (e.g. "conforming") with the gate's rule and margin. Stop behaviour is
+    decided the same way and reported; it fails the gate when it clearly fails (a stop
+    difference the cases cannot resolve does not make the gate underpowered by itself)."""
+    thresholds = {k: v for k, v in asdict(limits).items() if k != "cases"}
+    if not outcomes:
+        return GateVerdict(gate, "error", f"no {gate} cases to compare", thresholds=thresholds)
+    paired = PairedOutcomes.from_pairs([o.details["baseline_ok"] for o in outcomes], [o.details["candidate_ok"] for o in outcomes])
+    decision = decide(paired, limits.decision, limits.margin, limits.confidence)
+    stop = stops.summarize(baseline, candidate, limits.decision, limits.margin, limits.confidence)
+    result = combine([decision.decision, "fail" if stop.decision.decision == "fail" else "pass"])
+    reasons = [f"{what}: {decision.reason}"]
+    if stop.decision.decision != "pass" or result == "pass":
+        reasons.append(f"stop behaviour: {stop.decision.reason}")
+    all_metrics = {
+        "cases": len(outcomes),
+        **paired_summary(paired, what, limits.confidence),
+        what: decision.to_dict(),
+        **(metrics or {}),
+        "stop_behaviour": stop.metrics,
+    }
+    key = (
+        f"{what} {paired.candidate_rate:.0%} vs {paired.baseline_rate:.0%}, length-cap hits "
+        f"{stop.metrics['candidate_length_cap_hits']} vs {stop.metrics['baseline_length_cap_hits']}"
+    )
+    return GateVerdict(gate, result, "; ".join(reasons), all_metrics, thresholds, key, tuple(outcomes))

@@ -1,0 +1,15 @@
+"""Structured output: JSON answers against their schemas, free and with guided decoding."""
+
+import pytest
+
+
+@pytest.mark.structured_output
+def test_structured_output(quantgate):
+    verdict = quantgate.structured_output(mode="free")
+    assert verdict.passed, verdict.explain()
+
+
+@pytest.mark.structured_output
+def test_structured_output_guided(quantgate):
+    verdict = quantgate.structured_output(mode="guided")
+    assert verdict.passed, verdict.explain()
