@@ -1,4 +1,11 @@
-"""Config snippets shared by the plugin's tests."""
+"""Config snippets and hand-made results shared by the plugin's tests."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pytest_quantgate.engines.base import Generation
 
 DEMO = "demo:smollm2-135m-instruct"
 
@@ -24,3 +31,20 @@ model = "{DEMO}"
 quantization.kv_cache = {{ method = "quanto", bits = 2 }}
 {extra}
 '''
+
+
+def gen(text: str, ids: list[int] | None = None, tops: list[list[int]] | None = None, finish: str = "stop") -> "Generation":
+    """A hand-made generation for plumbing tests (token ids default to one per word)."""
+    from pytest_quantgate.engines.base import Generation, Timings, TokenLogprobs
+
+    ids = ids if ids is not None else list(range(1, len(text.split()) + 1))
+    tops = tops or [[i] for i in ids]
+    return Generation(
+        text=text,
+        token_ids=tuple(ids),
+        logprobs=tuple(
+            TokenLogprobs(i, -0.1, tuple((t, -0.1 * (r + 1)) for r, t in enumerate(top))) for i, top in zip(ids, tops)
+        ),
+        finish_reason=finish,
+        timings=Timings(0, 0.0, 0.0),
+    )

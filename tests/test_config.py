@@ -53,6 +53,16 @@ CONFIG_ERRORS = {
         ["--quant-candidate=local"],
         ["*key candidates.local.model: model file */models/missing-llm does not exist*"],
     ),
+    "bad structured-output mode": (
+        demo_config(extra='[gates.structured_output]\nmodes = ["free", "grammar"]\n'),
+        ["--quant-candidate=hf-int8"],
+        ["*key gates.structured_output.modes.1: 'grammar' is not allowed; allowed values: 'free', 'guided'*"],
+    ),
+    "bad tool prompt format": (
+        demo_config(extra='[gates.tool_call]\nprompt_format = "xml"\n'),
+        ["--quant-candidate=hf-int8"],
+        ["*key gates.tool_call.prompt_format: 'xml' is not allowed; allowed values: 'auto', 'template', 'smollm2'*"],
+    ),
     "undeclared baseline": (
         demo_config().replace('baseline = "baseline"', 'baseline = "fp32"', 1),
         ["--quant-candidate=hf-int8"],

@@ -7,23 +7,10 @@ from hypothesis import strategies as st
 
 from pytest_quantgate.cases import GoldenCase
 from pytest_quantgate.config import GoldenThresholds
-from pytest_quantgate.engines.base import Generation, Timings, TokenLogprobs
+from pytest_quantgate.engines.base import Generation
 from pytest_quantgate.gates import golden
 from pytest_quantgate.gates.expectations import Expectation
-
-
-def gen(text: str, ids: list[int], tops: list[list[int]] | None = None, finish: str = "stop") -> Generation:
-    tops = tops or [[i] for i in ids]
-    return Generation(
-        text=text,
-        token_ids=tuple(ids),
-        logprobs=tuple(
-            TokenLogprobs(i, -0.1, tuple((t, -0.1 * (r + 1)) for r, t in enumerate(top)))
-            for i, top in zip(ids, tops)
-        ),
-        finish_reason=finish,
-        timings=Timings(0, 0.0, 0.0),
-    )
+from tests.helpers import gen
 
 
 CASE = GoldenCase(id="c", prompt="p", expect=Expectation("contains", "Paris"))
