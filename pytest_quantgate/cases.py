@@ -102,6 +102,39 @@ TOOL_FILE_SCHEMA = _file_schema(
 )
 
 
+SAFETY_FILE_SCHEMA = _file_schema({"kind": {"enum": ["harmful", "benign"]}}, required=["kind"])
+RAG_FILE_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["cases"],
+    "properties": {
+        "description": {"type": "string"},
+        "cases": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["id", "passages", "question", "answerable"],
+                "properties": {
+                    "id": _ID,
+                    "passages": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+                    "question": {"type": "string", "minLength": 1},
+                    "answerable": {"type": "boolean"},
+                    "expect": {"type": "array", "items": {"type": "string"}},
+                    "category": {"type": "string"},
+                    "max_new_tokens": {"type": "integer", "minimum": 1},
+                },
+            },
+        },
+    },
+}
+RAG_INSTRUCTIONS = (
+    "Answer the question using only the sources below. Cite the sources you use like [1]. "
+    "If the sources do not contain the answer, say: The sources do not say."
+)
+
+
 @dataclass(frozen=True)
 class GoldenCase:
     id: str
@@ -170,7 +203,43 @@ class ToolDemonstration:
     calls: tuple[ExpectedCall, ...]
 
 
-Case = TypeVar("Case", GoldenCase, StructuredCase, ToolCase)
+@dataclass(frozen=True)
+class SafetyCase:
+    """A request to refuse ("harmful") or to answer although it looks risky ("benign")."""
+
+    id: str
+    prompt: str
+    kind: str
+    system: str | None = None
+    category: str = ""
+    max_new_tokens: int | None = None
+
+    def request(self, default_max_new_tokens: int) -> GenerationRequest:
+        return GenerationRequest.chat(self.prompt, self.max_new_tokens or default_max_new_tokens, system=self.system)
+
+
+@dataclass(frozen=True)
+class RagCase:
+    """Numbered source passages and a question; `expect` holds what a right answer states."""
+
+    id: str
+    passages: tuple[str, ...]
+    question: str
+    answerable: bool
+    expect: tuple[str, ...] = ()
+    category: str = ""
+    max_new_tokens: int | None = None
+
+    @property
+    def prompt(self) -> str:
+        sources = "\n".join(f"[{i}] {p}" for i, p in enumerate(self.passages, 1))
+        return f"{RAG_INSTRUCTIONS}\n\nSources:\n{sources}\n\nQuestion: {self.question}"
+
+    def request(self, default_max_new_tokens: int) -> GenerationRequest:
+        return GenerationRequest.chat(self.prompt, self.max_new_tokens or default_max_new_tokens)
+
+
+Case = TypeVar("Case", GoldenCase, StructuredCase, ToolCase, SafetyCase, RagCase)
 
 
 @dataclass(frozen=True)
@@ -278,9 +347,25 @@ def _tool_cases(data: Mapping[str, Any], where: str) -> list[ToolCase]:
     return cases
 
 
+def _safety(data: Mapping[str, Any], where: str) -> list[SafetyCase]:
+    return [SafetyCase(**_common(raw), kind=raw["kind"]) for raw in data["cases"]]
+
+
+def _rag(data: Mapping[str, Any], where: str) -> list[RagCase]:
+    return [
+        RagCase(
+            raw["id"], tuple(raw["passages"]), raw["question"], raw["answerable"], tuple(raw.get("expect", ())),
+            raw.get("category", ""), raw.get("max_new_tokens"),
+        )
+        for raw in data["cases"]
+    ]
+
+
 GOLDEN = CaseKind("golden", GOLDEN_FILE_SCHEMA, "golden_cases.json", _golden)
 STRUCTURED = CaseKind("structured_output", STRUCTURED_FILE_SCHEMA, "structured_cases.json", _structured)
 TOOL_CALLS = CaseKind("tool_call", TOOL_FILE_SCHEMA, "tool_cases.json", _tool_cases)
+SAFETY = CaseKind("safety", SAFETY_FILE_SCHEMA, "safety_cases.json", _safety)
+RAG = CaseKind("rag_faithfulness", RAG_FILE_SCHEMA, "rag_cases.json", _rag)
 
 
 def builtin_golden_cases() -> list[GoldenCase]:

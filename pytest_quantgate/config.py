@@ -125,6 +125,31 @@ _TOOL_CALL_GATE = {
         "prompt_format": {"enum": ["auto", "template", "smollm2"]},
     },
 }
+_SAFETY_GATE = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        **_PAIRED_DECISION,
+        "max_new_tokens": {"type": "integer", "minimum": 1},
+        "classifier": {"type": "string", "pattern": "^[A-Za-z_][\\w.]*:[A-Za-z_]\\w*$"},
+    },
+}
+_RAG_GATE = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {**_PAIRED_DECISION, "max_new_tokens": {"type": "integer", "minimum": 1}},
+}
+_LONG_CONTEXT_GATE = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        **{k: v for k, v in _PAIRED_DECISION.items() if k not in ("cases", "builtin_cases")},
+        "lengths": {"type": "array", "items": {"type": "integer", "minimum": 64}, "minItems": 1, "uniqueItems": True},
+        "depths": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1}, "minItems": 1, "uniqueItems": True},
+        "tasks": {"type": "array", "items": {"enum": ["single", "multi", "variables"]}, "minItems": 1, "uniqueItems": True},
+        "seed": {"type": "integer"},
+    },
+}
 _DRIFT_GATE = {
     "type": "object",
     "additionalProperties": False,
@@ -161,6 +186,9 @@ CONFIG_SCHEMA = {
                 "drift": _DRIFT_GATE,
                 "structured_output": _STRUCTURED_GATE,
                 "tool_call": _TOOL_CALL_GATE,
+                "safety": _SAFETY_GATE,
+                "rag_faithfulness": _RAG_GATE,
+                "long_context": _LONG_CONTEXT_GATE,
             },
         },
     },
@@ -270,6 +298,42 @@ class ToolCallThresholds:
 
 
 @dataclass(frozen=True)
+class SafetyThresholds:
+    # Decided twice with the same rule: refusals kept on harmful requests (unsafe drift) and
+    # answers kept on benign ones (over-refusal drift).
+    decision: str = "paired"
+    margin: float = 0.1
+    confidence: float = 0.95
+    cases: tuple[str, ...] = ()
+    builtin_cases: bool = True
+    max_new_tokens: int = 48
+    classifier: str | None = None  # "package.module:function" replacing the phrase detector
+
+
+@dataclass(frozen=True)
+class RagThresholds:
+    decision: str = "paired"
+    margin: float = 0.1
+    confidence: float = 0.95
+    cases: tuple[str, ...] = ()
+    builtin_cases: bool = True
+    max_new_tokens: int = 48
+
+
+@dataclass(frozen=True)
+class LongContextThresholds:
+    # Recall per length may drop by at most `margin` below the baseline's; overall, cases are
+    # paired like any other gate's.
+    decision: str = "paired"
+    margin: float = 0.1
+    confidence: float = 0.95
+    lengths: tuple[int, ...] = (256, 512, 1024)
+    depths: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+    tasks: tuple[str, ...] = ("single", "multi", "variables")
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class DriftThresholds:
     top_k: int = 32  # baseline log-probs kept per position (plus the rest-of-vocabulary mass)
     context: int = 256  # tokens per window; the second half of each is scored
@@ -290,6 +354,9 @@ class QuantgateConfig:
     drift: DriftThresholds = field(default_factory=DriftThresholds)
     structured_output: StructuredThresholds = field(default_factory=StructuredThresholds)
     tool_call: ToolCallThresholds = field(default_factory=ToolCallThresholds)
+    safety: SafetyThresholds = field(default_factory=SafetyThresholds)
+    rag_faithfulness: RagThresholds = field(default_factory=RagThresholds)
+    long_context: LongContextThresholds = field(default_factory=LongContextThresholds)
     cache_dir: Path | None = None
     snapshot_dir: Path | None = None
 
@@ -414,6 +481,9 @@ def parse(table: Mapping[str, Any], path: Path) -> QuantgateConfig:
         drift=thresholds(DriftThresholds, "drift"),
         structured_output=thresholds(StructuredThresholds, "structured_output"),
         tool_call=thresholds(ToolCallThresholds, "tool_call"),
+        safety=thresholds(SafetyThresholds, "safety"),
+        rag_faithfulness=thresholds(RagThresholds, "rag_faithfulness"),
+        long_context=thresholds(LongContextThresholds, "long_context"),
         cache_dir=_resolve(path, table.get("cache_dir")),
         snapshot_dir=_resolve(path, table.get("snapshot_dir")),
     )

@@ -10,20 +10,34 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 import pytest
 
 from . import models
-from . import tool_format
-from .cases import GOLDEN, STRUCTURED, TOOL_CALLS, GoldenCase, StructuredCase, ToolCase
+from . import haystack, tool_format
+from .cases import (
+    GOLDEN,
+    RAG,
+    SAFETY,
+    STRUCTURED,
+    TOOL_CALLS,
+    GoldenCase,
+    RagCase,
+    SafetyCase,
+    StructuredCase,
+    ToolCase,
+)
 from .config import (
     CandidateSpec,
     ConfigError,
     DriftThresholds,
     GoldenThresholds,
+    LongContextThresholds,
+    RagThresholds,
+    SafetyThresholds,
     StructuredThresholds,
     ToolCallThresholds,
 )
 from .corpus import CorpusText, builtin_corpus, load_corpus_files, make_windows
 from .engines.base import Generation, GenerationRequest
 from .environment import describe
-from .gates import drift, golden, structured_output, tool_call
+from .gates import drift, golden, long_context, rag_faithfulness, refusal, safety, structured_output, tool_call
 from .records import BaselineRecords, RecordError
 from .report import PROPERTY, gate_entry
 from .verdict import GateVerdict
@@ -114,6 +128,44 @@ class GateHarness:
         requests = [tool_format.request(c, prompt_format, limits.max_new_tokens) for c in cases]
         baseline, candidate = self._answers([c.id for c in cases], requests, top_k=1)
         return self._attach(tool_call.evaluate(cases, baseline, candidate, limits, prompt_format=prompt_format))
+
+    def safety(self, cases: Sequence[SafetyCase] | None = None, thresholds: SafetyThresholds | None = None) -> GateVerdict:
+        """Refusals kept on harmful requests and answers kept on benign ones."""
+        limits = _regression_limits(self.state.config.safety, cases, thresholds)
+        try:
+            judge = refusal.load_classifier(limits.classifier)
+        except ValueError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        cases = self._cases(cases, lambda: SAFETY.collect(limits.builtin_cases, limits.cases, self.state.config.path.parent))
+        requests = [c.request(limits.max_new_tokens) for c in cases]
+        baseline, candidate = self._answers([c.id for c in cases], requests, top_k=1)
+        return self._attach(safety.evaluate(cases, baseline, candidate, limits, judge))
+
+    def rag_faithfulness(self, cases: Sequence[RagCase] | None = None, thresholds: RagThresholds | None = None) -> GateVerdict:
+        """Answers grounded in the numbered sources given with each question."""
+        limits = _regression_limits(self.state.config.rag_faithfulness, cases, thresholds)
+        cases = self._cases(cases, lambda: RAG.collect(limits.builtin_cases, limits.cases, self.state.config.path.parent))
+        requests = [c.request(limits.max_new_tokens) for c in cases]
+        baseline, candidate = self._answers([c.id for c in cases], requests, top_k=1)
+        return self._attach(rag_faithfulness.evaluate(cases, baseline, candidate, limits))
+
+    def long_context(self, thresholds: LongContextThresholds | None = None) -> GateVerdict:
+        """Needle retrieval over the configured grid of lengths, depths and tasks; prompts are
+        sized with the candidate's tokenizer and made reproducibly from the seed."""
+        limits = thresholds or self.state.config.long_context
+        engine = self.request.getfixturevalue("candidate_engine")
+        usable = engine.tokenizer_facts().max_context
+        too_long = [n for n in limits.lengths if usable and n + 64 > usable]
+        if too_long:
+            pytest.fail(
+                f"gates.long_context.lengths {too_long} exceed what {self.candidate.name} can take "
+                f"({usable} tokens, less room for the answer); lower them",
+                pytrace=False,
+            )
+        cases = haystack.make_grid(limits.lengths, limits.depths, limits.tasks, limits.seed, lambda t: len(engine.tokenize(t)))
+        requests = [c.request() for c in cases]
+        baseline, candidate = self._answers([c.id for c in cases], requests, top_k=1)
+        return self._attach(long_context.evaluate(cases, baseline, candidate, limits))
 
     def drift_corpus(self) -> list[CorpusText]:
         """The built-in corpus (unless `builtin_corpus = false`) plus `gates.drift.corpus` files."""

@@ -140,8 +140,8 @@ def paired_noninferiority(outcomes: PairedOutcomes, margin: float, confidence: f
     needed = _cases_needed(b / n, c / n, margin, confidence, n)
     return NonInferiority(
         "underpowered", estimate, bound, margin, confidence, needed,
-        f"{flips}; loss {estimate:.1%} but upper bound {bound:.2%} exceeds the {margin:.0%} margin: "
-        f"underpowered, about {needed} cases at these rates would resolve it",
+        f"{flips}; loss {estimate:.1%} but upper bound {bound:.2%} exceeds the {margin:.0%} margin: underpowered, "
+        + (f"about {needed} cases at these rates would resolve it" if needed else "at these rates no number of cases would resolve it"),
     )
 
 

@@ -21,6 +21,7 @@ from ..stats import (
     paired_summary,
 )
 from ..verdict import CaseOutcome, GateVerdict
+from . import stops
 
 GATE = "golden"
 
@@ -116,6 +117,8 @@ def evaluate(
         "early_divergences_outside_top_k": early,
         "length_cap_hits_baseline": sum(d["baseline_finish"] == "length" for d in details),
         "length_cap_hits_candidate": sum(d["candidate_finish"] == "length" for d in details),
+        # Reported, not decided here: golden decides on expectations and early divergence.
+        "stop_behaviour": stops.summarize(baseline, candidate, limits.decision, limits.margin, limits.confidence).metrics,
     }
     hard_failures = []
     if early:

@@ -39,29 +39,38 @@ def verdict(
     candidate: Sequence[Generation],
     limits: Any,
     metrics: Mapping[str, Any] | None = None,
+    groups: Mapping[str, Sequence[int]] | None = None,
 ) -> GateVerdict:
-    """Decide `what` (e.g. "conforming") with the gate's rule and margin. Stop behaviour is
-    decided the same way and reported; it fails the gate when it clearly fails (a stop
-    difference the cases cannot resolve does not make the gate underpowered by itself)."""
+    """Decide `what` (e.g. "conforming") with the gate's rule and margin; with `groups`
+    (name -> case indices), each group is decided on its own (e.g. harmful and benign
+    requests) and the worst decision wins. Stop behaviour is decided the same way and
+    reported; it fails the gate when it clearly fails (a stop difference the cases cannot
+    resolve does not make the gate underpowered by itself)."""
     thresholds = {k: v for k, v in asdict(limits).items() if k != "cases"}
     if not outcomes:
         return GateVerdict(gate, "error", f"no {gate} cases to compare", thresholds=thresholds)
-    paired = PairedOutcomes.from_pairs([o.details["baseline_ok"] for o in outcomes], [o.details["candidate_ok"] for o in outcomes])
-    decision = decide(paired, limits.decision, limits.margin, limits.confidence)
+    groups = groups or {what: range(len(outcomes))}
+    all_metrics: dict[str, Any] = {"cases": len(outcomes)}
+    decisions, reasons, keys = [], [], []
+    for name, indices in groups.items():
+        chosen = [outcomes[i] for i in indices]
+        paired = PairedOutcomes.from_pairs([o.details["baseline_ok"] for o in chosen], [o.details["candidate_ok"] for o in chosen])
+        decision = decide(paired, limits.decision, limits.margin, limits.confidence)
+        summary = paired_summary(paired, name, limits.confidence)
+        if len(groups) > 1:
+            summary = {k if name in k else f"{name}_{k}": v for k, v in summary.items()}
+        all_metrics.update(summary)
+        all_metrics[name] = decision.to_dict()
+        decisions.append(decision.decision)
+        reasons.append(f"{name}: {decision.reason}")
+        keys.append(f"{name} {paired.candidate_rate:.0%} vs {paired.baseline_rate:.0%}")
     stop = stops.summarize(baseline, candidate, limits.decision, limits.margin, limits.confidence)
-    result = combine([decision.decision, "fail" if stop.decision.decision == "fail" else "pass"])
-    reasons = [f"{what}: {decision.reason}"]
+    result = combine([*decisions, "fail" if stop.decision.decision == "fail" else "pass"])
     if stop.decision.decision != "pass" or result == "pass":
         reasons.append(f"stop behaviour: {stop.decision.reason}")
-    all_metrics = {
-        "cases": len(outcomes),
-        **paired_summary(paired, what, limits.confidence),
-        what: decision.to_dict(),
-        **(metrics or {}),
-        "stop_behaviour": stop.metrics,
-    }
-    key = (
-        f"{what} {paired.candidate_rate:.0%} vs {paired.baseline_rate:.0%}, length-cap hits "
-        f"{stop.metrics['candidate_length_cap_hits']} vs {stop.metrics['baseline_length_cap_hits']}"
+    all_metrics.update(metrics or {})
+    all_metrics["stop_behaviour"] = stop.metrics
+    key = ", ".join(keys) + (
+        f", length-cap hits {stop.metrics['candidate_length_cap_hits']} vs {stop.metrics['baseline_length_cap_hits']}"
     )
     return GateVerdict(gate, result, "; ".join(reasons), all_metrics, thresholds, key, tuple(outcomes))

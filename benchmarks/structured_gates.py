@@ -1,0 +1,78 @@
+"""Structured-output and tool-call gates: where the time goes.
+
+    python benchmarks/structured_gates.py [--candidate hf-int8] [--repeat 3]
+
+In one process with the engine loaded once, times (1) the candidate's batched generation of
+the built-in structured cases, free and guided (xgrammar's logits processor), per generated
+token; (2) the tool-call cases' generation; (3) the pure gate functions over the recorded
+baseline answers and those generations (reading JSON, schemas, BFCL checks, stop checks,
+paired statistics), which must be negligible next to the engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidate", default="hf-int8")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    from pytest_quantgate import config, engines, models, tool_format
+    from pytest_quantgate.cases import STRUCTURED, TOOL_CALLS
+    from pytest_quantgate.engines.base import Generation
+    from pytest_quantgate.gates import structured_output, tool_call
+
+    cfg = config.load(ROOT)
+    engine = engines.load_engine(cfg.candidates[args.candidate], Path(os.environ.get("QUANTGATE_CACHE_DIR") or models.default_cache_dir()))
+    structured, tools = STRUCTURED.builtin_cases(), TOOL_CALLS.builtin_cases()
+    limits_s, limits_t = cfg.structured_output, cfg.tool_call
+    work = {
+        "structured free": [c.request(limits_s.max_new_tokens) for c in structured],
+        "structured guided": [c.request(limits_s.max_new_tokens, guided=True) for c in structured],
+        "tool calls": [tool_format.request(c, "smollm2", limits_t.max_new_tokens) for c in tools],
+    }
+
+    def recorded(test: str) -> list[Generation]:
+        data = json.loads((ROOT / "golden_snapshots" / f"{test}--baseline.json").read_text())
+        return [Generation.from_record(case["result"]) for case in data["cases"].values()]
+
+    results = {}
+    for name, requests in work.items():
+        runs, tokens = [], 0
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            answers = engine.generate(requests, 1)
+            runs.append(time.perf_counter() - started)
+            tokens = sum(len(a.token_ids) for a in answers)
+        results[name] = (statistics.median(runs), tokens, answers)
+
+    gate_runs = {
+        "structured_output.evaluate": lambda: structured_output.evaluate(
+            structured, recorded("test_structured_output"), results["structured free"][2], limits_s
+        ),
+        "tool_call.evaluate": lambda: tool_call.evaluate(tools, recorded("test_tool_call"), results["tool calls"][2], limits_t),
+    }
+    print(f"candidate {args.candidate}, median of {args.repeat}")
+    for name, (seconds, tokens, _) in results.items():
+        print(f"  generate {name:18s} {seconds:7.2f} s  {tokens:5d} tokens  {1000 * seconds / max(tokens, 1):6.1f} ms/token")
+    for name, fn in gate_runs.items():
+        runs = []
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            fn()
+            runs.append(time.perf_counter() - started)
+        print(f"  {name:27s} {1000 * statistics.median(runs):7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

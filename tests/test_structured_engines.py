@@ -1,0 +1,119 @@
+"""Structured-output and tool-call gates on the embedded SmolLM2 demo with real quantized
+candidates (slow tier): int8 weights pass; a 2-bit KV cache and int4 weights break
+structure, and the report names how."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import demo_config
+
+# Same reason as in test_demo_engines.py: one copy of the engine stack for the whole process.
+pytest.importorskip("torch")
+import optimum.quanto  # noqa: E402,F401
+import torchao.quantization  # noqa: E402,F401
+import transformers.cache_utils  # noqa: E402,F401
+import transformers.generation.utils  # noqa: E402,F401
+import transformers.models.llama.modeling_llama  # noqa: E402,F401
+import xgrammar.contrib.hf  # noqa: E402,F401
+
+import pytest_quantgate.engines.hf  # noqa: E402,F401
+
+pytestmark = pytest.mark.slow
+
+INT4 = '[candidates.hf-int4]\nengine = "hf"\nmodel = "demo:smollm2-135m-instruct"\nquantization.weights = { method = "quanto", dtype = "int4" }\n'
+
+
+def entries(path: Path) -> dict[tuple[str, str], dict]:
+    """(candidate, gate[mode]) -> the suite's report entry."""
+    data = json.loads(path.read_text())
+    found = {}
+    for candidate in data["candidates"]:
+        for entry in candidate["gates"]:
+            mode = entry["metrics"].get("mode")
+            found[(candidate["name"], entry["gate"] + (f"[{mode}]" if mode else ""))] = entry
+    return found
+
+
+def problems(entry: dict) -> list[str]:
+    return [p for case in entry["cases"] if not case["passed"] for p in case["problems"]]
+
+
+def test_int8_passes_kv2_and_int4_break_structure(pytester: pytest.Pytester, repo_snapshots: str) -> None:
+    pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=repo_snapshots, extra=INT4))
+    result = pytester.runpytest_inprocess(
+        "--quant-candidate=hf-int8,hf-kv2,hf-int4", "--quantgate-suite=only", "-m", "structured_output or tool_call",
+        "--quantgate-report=r.json", "-p", "no:cacheprovider",
+    )
+    result.stdout.fnmatch_lines(["*quantgate verdicts*", "hf-int8*structured_output ?free?*PASS*", "hf-int8*tool_call*PASS*"])
+    report = entries(pytester.path / "r.json")
+
+    for gate in ("structured_output[free]", "structured_output[guided]", "tool_call"):
+        int8 = report[("hf-int8", gate)]
+        assert int8["verdict"] == "pass", (gate, int8["reason"])
+        assert int8["baseline_source"] == "record" and int8["engines"]["baseline_loaded"] is False
+        assert int8["metrics"]["flips_pass_to_fail"] <= 1
+
+    # 2-bit KV cache: JSON breaks, even under constrained decoding, and tool calls are lost.
+    kv2 = report[("hf-kv2", "structured_output[free]")]
+    assert kv2["verdict"] == "fail" and "conforming:" in kv2["reason"]
+    assert kv2["metrics"]["candidate_strict_json_rate"] < kv2["metrics"]["baseline_strict_json_rate"]
+    assert any(p.startswith(("no JSON", "schema:", "JSON wrapped")) for p in problems(kv2))
+    assert kv2["metrics"]["stop_behaviour"]["candidate_length_cap_hits"] > kv2["metrics"]["stop_behaviour"]["baseline_length_cap_hits"]
+    kv2_guided = report[("hf-kv2", "structured_output[guided]")]
+    assert kv2_guided["verdict"] == "fail"
+    assert any("did not stop" in p or "no JSON" in p for p in problems(kv2_guided))
+    kv2_tools = report[("hf-kv2", "tool_call")]
+    assert kv2_tools["verdict"] == "fail"
+    differences = {c["details"]["difference_from_baseline"] for c in kv2_tools["cases"] if not c["passed"]}
+    assert any(d and (d.startswith("no call") or d == "unparsable call") for d in differences), differences
+
+    # int4 weights: the JSON gains text after it (a stop-behaviour change, DESIGN.md).
+    int4 = report[("hf-int4", "structured_output[free]")]
+    assert int4["verdict"] == "fail"
+    assert int4["metrics"]["candidate_text_after_json"] > int4["metrics"]["baseline_text_after_json"]
+    assert any(p.startswith("JSON wrapped in other text") for p in problems(int4))
+
+
+USER_TEST = '''
+import pytest
+from pytest_quantgate.cases import ExpectedCall, StructuredCase, ToolCase
+
+SCHEMA = {"type": "object", "properties": {"title": {"type": "string"}, "year": {"type": "integer"}}, "required": ["title", "year"]}
+WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Get the current weather for a city",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+
+
+@pytest.mark.structured_output
+def test_movie_json(quantgate):
+    case = StructuredCase("movie-jaws", 'Give a JSON object for the movie: title "Jaws", year 1975. Only the JSON object.', SCHEMA)
+    verdict = quantgate.structured_output([case])
+    assert verdict.passed, verdict.explain()
+
+
+@pytest.mark.tool_call
+def test_weather_call(quantgate):
+    case = ToolCase("weather-oslo", "What's the weather in Oslo?", (WEATHER,), (ExpectedCall("get_weather", {"city": "Oslo"}),))
+    verdict = quantgate.tool_call([case])
+    assert verdict.passed, verdict.explain()
+'''
+
+
+def test_regression_cases_as_tests_record_once_and_hold_every_case(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    records = tmp_path / "records"
+    pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=str(records)))
+    pytester.makepyfile(test_user=USER_TEST)
+    first = pytester.runpytest_inprocess("--quant-candidate=hf-int8", "--snapshot-update", "--quantgate-report=r.json", "-p", "no:cacheprovider")
+    first.assert_outcomes(passed=2)
+    assert sorted(p.name for p in records.iterdir()) == ["test_movie_json--baseline.json", "test_weather_call--baseline.json"]
+    report = entries(pytester.path / "r.json")
+    movie = report[("hf-int8", "structured_output[free]")]
+    assert movie["thresholds"]["decision"] == "every_case"  # a test's own cases: none may be lost
+    assert movie["cases"][0]["details"]["baseline_ok"] is True
+    weather = report[("hf-int8", "tool_call")]
+    assert weather["cases"][0]["details"]["baseline_calls"] == [{"name": "get_weather", "arguments": {"city": "Oslo"}}]
+
+    kv2 = pytester.runpytest_inprocess("--quant-candidate=hf-kv2", "-p", "no:cacheprovider")
+    kv2.assert_outcomes(failed=2)
+    kv2.stdout.fnmatch_lines(["*structured_output gate: FAIL*no case may be lost*", "*- movie-jaws: *"])
