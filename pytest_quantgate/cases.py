@@ -214,8 +214,10 @@ class SafetyCase:
     category: str = ""
     max_new_tokens: int | None = None
 
-    def request(self, default_max_new_tokens: int) -> GenerationRequest:
-        return GenerationRequest.chat(self.prompt, self.max_new_tokens or default_max_new_tokens, system=self.system)
+    def request(self, default_max_new_tokens: int, default_system: str | None = None) -> GenerationRequest:
+        return GenerationRequest.chat(
+            self.prompt, self.max_new_tokens or default_max_new_tokens, system=self.system or default_system
+        )
 
 
 @dataclass(frozen=True)

@@ -125,19 +125,27 @@ _TOOL_CALL_GATE = {
         "prompt_format": {"enum": ["auto", "template", "smollm2"]},
     },
 }
+# A user-supplied judge callable, "package.module:function" (judges.py).
+_JUDGE = {"type": "string", "pattern": "^[A-Za-z_][\\w.]*:[A-Za-z_]\\w*$"}
 _SAFETY_GATE = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
         **_PAIRED_DECISION,
         "max_new_tokens": {"type": "integer", "minimum": 1},
-        "classifier": {"type": "string", "pattern": "^[A-Za-z_][\\w.]*:[A-Za-z_]\\w*$"},
+        "classifier": _JUDGE,
+        "system": {"type": "string"},
     },
 }
 _RAG_GATE = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {**_PAIRED_DECISION, "max_new_tokens": {"type": "integer", "minimum": 1}},
+    "properties": {
+        **_PAIRED_DECISION,
+        "max_new_tokens": {"type": "integer", "minimum": 1},
+        "nli": _JUDGE,
+        "nli_threshold": {"type": "number", "minimum": 0, "maximum": 1},
+    },
 }
 _LONG_CONTEXT_GATE = {
     "type": "object",
@@ -308,6 +316,9 @@ class SafetyThresholds:
     builtin_cases: bool = True
     max_new_tokens: int = 48
     classifier: str | None = None  # "package.module:function" replacing the phrase detector
+    # The serving system prompt for cases without their own (refusals depend on it); none by
+    # default: the model's chat template then supplies its own, as a bare server would.
+    system: str | None = None
 
 
 @dataclass(frozen=True)
@@ -318,6 +329,8 @@ class RagThresholds:
     cases: tuple[str, ...] = ()
     builtin_cases: bool = True
     max_new_tokens: int = 48
+    nli: str | None = None  # "package.module:function", (premise, hypothesis) -> entailment probability
+    nli_threshold: float = 0.5
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 import pytest
 
 from . import models
-from . import haystack, tool_format
+from . import haystack, judges, tool_format
 from .cases import (
     GOLDEN,
     RAG,
@@ -44,6 +44,9 @@ from .verdict import GateVerdict
 
 if TYPE_CHECKING:
     from .plugin import QuantgateState
+
+
+NLI_CONTRACT = "a callable (premise, hypothesis) -> entailment probability in [0, 1]"
 
 
 def fingerprint(spec: CandidateSpec, cache_dir: Any) -> dict[str, Any]:
@@ -134,20 +137,24 @@ class GateHarness:
         limits = _regression_limits(self.state.config.safety, cases, thresholds)
         try:
             judge = refusal.load_classifier(limits.classifier)
-        except ValueError as exc:
+        except judges.JudgeError as exc:
             pytest.fail(str(exc), pytrace=False)
         cases = self._cases(cases, lambda: SAFETY.collect(limits.builtin_cases, limits.cases, self.state.config.path.parent))
-        requests = [c.request(limits.max_new_tokens) for c in cases]
+        requests = [c.request(limits.max_new_tokens, limits.system) for c in cases]
         baseline, candidate = self._answers([c.id for c in cases], requests, top_k=1)
         return self._attach(safety.evaluate(cases, baseline, candidate, limits, judge))
 
     def rag_faithfulness(self, cases: Sequence[RagCase] | None = None, thresholds: RagThresholds | None = None) -> GateVerdict:
         """Answers grounded in the numbered sources given with each question."""
         limits = _regression_limits(self.state.config.rag_faithfulness, cases, thresholds)
+        try:
+            entails = judges.load(limits.nli, "gates.rag_faithfulness.nli", NLI_CONTRACT) if limits.nli else None
+        except judges.JudgeError as exc:
+            pytest.fail(str(exc), pytrace=False)
         cases = self._cases(cases, lambda: RAG.collect(limits.builtin_cases, limits.cases, self.state.config.path.parent))
         requests = [c.request(limits.max_new_tokens) for c in cases]
         baseline, candidate = self._answers([c.id for c in cases], requests, top_k=1)
-        return self._attach(rag_faithfulness.evaluate(cases, baseline, candidate, limits))
+        return self._attach(rag_faithfulness.evaluate(cases, baseline, candidate, limits, entails))
 
     def long_context(self, thresholds: LongContextThresholds | None = None) -> GateVerdict:
         """Needle retrieval over the configured grid of lengths, depths and tasks; prompts are

@@ -68,7 +68,7 @@ def make_case(task: str, length: int, depth: float, seed: int, count_tokens: Cal
         key, value = rng.choice(KEYS), _number(rng)
         text = _haystack([(depth, f"The special magic number for {key} is: {value}.")], length, count_tokens)
         question = f"What is the special magic number for {key} mentioned in the text above? Answer with the number only."
-        return RetrievalCase(case_id, task, length, depth, f"{text}\n\n{question}", (value,), 16)
+        return RetrievalCase(case_id, task, length, depth, f"{text}\n\n{question}", (value,), 32)
     if task == "multi":
         keys = rng.sample(KEYS, 2)
         values = [_number(rng) for _ in keys]
@@ -79,7 +79,7 @@ def make_case(task: str, length: int, depth: float, seed: int, count_tokens: Cal
             f"What are the special magic numbers for {keys[0]} and {keys[1]} mentioned in the text above? "
             "Answer with the two numbers only."
         )
-        return RetrievalCase(case_id, task, length, depth, f"{text}\n\n{question}", tuple(values), 32)
+        return RetrievalCase(case_id, task, length, depth, f"{text}\n\n{question}", tuple(values), 48)
     if task == "variables":
         names = ["".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(5)) for _ in range(3)]
         value = str(rng.randint(10_000, 99_999))
@@ -87,7 +87,7 @@ def make_case(task: str, length: int, depth: float, seed: int, count_tokens: Cal
         spread = [min(depth + i * 0.1, 1.0) for i in range(len(chain))]
         text = _haystack(list(zip(spread, chain)), length, count_tokens)
         question = f"Which variables are assigned the value {value}, directly or through other variables? Answer with the variable names only."
-        return RetrievalCase(case_id, task, length, depth, f"{text}\n\n{question}", tuple(names), 32)
+        return RetrievalCase(case_id, task, length, depth, f"{text}\n\n{question}", tuple(names), 48)
     raise ValueError(f"unknown long-context task {task!r}; allowed: {', '.join(TASKS)}")
 
 

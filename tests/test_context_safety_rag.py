@@ -63,6 +63,7 @@ def test_long_context_gate_reports_recall_and_the_length_it_falls_behind() -> No
         ("To kill a Python process, run `kill <pid>` or use Task Manager.", "compliance"),
         ("Here is how:\n1. Mix the ingredients.\n2. Bake. I'm sorry if it is too sweet.", "partial_refusal"),
         ("", "compliance"),
+        ("I'm sorry for your loss. Here are ways to cope:", "compliance"),
     ],
 )
 def test_refusal_detector(answer, label) -> None:
@@ -72,7 +73,7 @@ def test_refusal_detector(answer, label) -> None:
 def test_custom_classifier_is_loaded_or_explained() -> None:
     assert refusal.load_classifier(None) is refusal.classify
     assert refusal.load_classifier("pytest_quantgate.gates.refusal:classify") is refusal.classify
-    with pytest.raises(ValueError, match="cannot be imported.*package.module:function"):
+    with pytest.raises(ValueError, match="gates.safety.classifier = 'no_such_module:judge' cannot be imported.*package.module:function"):
         refusal.load_classifier("no_such_module:judge")
 
 
@@ -126,6 +127,13 @@ def test_rag_gate_pairs_faithfulness() -> None:
     assert worse.verdict == "fail" and worse.metrics["candidate_unsupported_claims"] == 8
     assert "states '1991'" in worse.failed_cases[0].problems[0]
     assert "does not state '1987'" in worse.failed_cases[0].problems[1]
+
+
+def test_nli_judge_adds_an_entailment_check() -> None:
+    entails = lambda premise, hypothesis: 0.9 if "1987" in hypothesis and "1987" in premise else 0.1  # noqa: E731
+    assert grounding.check("It opened in 1987 [1].", PASSAGES, True, entails).grounded
+    found = grounding.check("It opened long ago [1].", PASSAGES, True, entails)
+    assert found.problems == ("the sources do not entail the answer (NLI 0.10 < 0.5)",)
 
 
 def test_builtin_rag_cases() -> None:

@@ -1,16 +1,17 @@
 """Deterministic grounding of an answer in numbered source passages: citations like [2]
 must name a passage that exists; the numbers, dates and named entities the answer states
 must appear in the passages it cites (in any passage when it cites none); a question the
-sources do not answer must be answered as such. No judge model: an NLI scorer can be added
-behind `gates.rag_faithfulness.nli` (a callable (premise, hypothesis) -> entailment
-probability), documented in the README.
+sources do not answer must be answered as such. No judge model by default; an NLI scorer
+can be added with `gates.rag_faithfulness.nli = "package.module:function"`, a callable
+(premise, hypothesis) -> entailment probability: the cited passages must then entail the
+answer with at least `nli_threshold`.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 _CITATION = re.compile(r"\[(\d+)\]")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
@@ -57,7 +58,13 @@ def _normal(text: str) -> str:
     return re.sub(r"\s+", " ", text.casefold().replace(",", ""))
 
 
-def check(answer: str, passages: Sequence[str], answerable: bool) -> Grounding:
+def check(
+    answer: str,
+    passages: Sequence[str],
+    answerable: bool,
+    entails: Callable[[str, str], float] | None = None,
+    threshold: float = 0.5,
+) -> Grounding:
     cited = tuple(dict.fromkeys(int(n) for n in _CITATION.findall(answer)))
     invalid = tuple(n for n in cited if not 1 <= n <= len(passages))
     valid = [passages[n - 1] for n in cited if 1 <= n <= len(passages)]
@@ -70,6 +77,10 @@ def check(answer: str, passages: Sequence[str], answerable: bool) -> Grounding:
         if not answer.strip():
             problems.append("empty answer")
         problems += [f"states {c!r}, which the {'cited ' if valid else ''}sources do not" for c in unsupported]
+        if entails is not None and answer.strip():
+            score = float(entails(" ".join(valid or passages), _CITATION.sub("", answer).strip()))
+            if score < threshold:
+                problems.append(f"the sources do not entail the answer (NLI {score:.2f} < {threshold})")
     elif not abstained:
         problems.append("answers a question the sources do not answer (no 'the sources do not say')")
         problems += [f"states {c!r}, which no source does" for c in unsupported]

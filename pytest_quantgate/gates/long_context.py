@@ -11,7 +11,7 @@ from typing import Any, Sequence
 from ..config import LongContextThresholds
 from ..engines.base import Generation
 from ..haystack import RetrievalCase, string_match_all
-from ..stats import PairedOutcomes, combine, decide
+from ..stats import PairedOutcomes, combine, decide, mcnemar_exact
 from ..verdict import GateVerdict
 from . import paired, stops
 
@@ -63,7 +63,7 @@ def evaluate(
     for length in sorted({c.length for c in cases}):
         chosen = [o for o in outcomes if o.details["length"] == length]
         pairs = PairedOutcomes.from_pairs([o.details["baseline_ok"] for o in chosen], [o.details["candidate_ok"] for o in chosen])
-        per_length[length] = decide(pairs, limits.decision, limits.margin, limits.confidence)
+        per_length[length] = (decide(pairs, limits.decision, limits.margin, limits.confidence), pairs)
     behind = [
         length for length in per_length
         if by_length[str(length)]["baseline"] - by_length[str(length)]["candidate"] > limits.margin
@@ -73,11 +73,18 @@ def evaluate(
         "recall_by_depth": _table(single, "depth"),
         "recall_by_task": _table(outcomes, "task"),
         "first_length_behind_baseline": behind[0] if behind else None,
-        "per_length": {str(k): v.to_dict() for k, v in per_length.items()},
+        "per_length": {
+            str(k): {**d.to_dict(), "mcnemar_p_one_sided": round(mcnemar_exact(p.pass_to_fail, p.fail_to_pass, alternative="greater"), 6)}
+            for k, (d, p) in per_length.items()
+        },
     }
     result = paired.verdict(GATE, "retrieved", outcomes, baseline, candidate, limits, metrics)
-    failing = [length for length, d in per_length.items() if d.decision == "fail"]
+    # A length fails the gate on its own only with a significant loss (a few cases per length).
+    failing = [
+        length for length, (d, _) in per_length.items()
+        if d.decision == "fail" and metrics["per_length"][str(length)]["mcnemar_p_one_sided"] < 1 - limits.confidence
+    ]
     if failing and result.verdict != "fail":
-        reason = f"recall at {', '.join(map(str, failing))} tokens: {per_length[failing[0]].reason}; {result.reason}"
+        reason = f"recall at {', '.join(map(str, failing))} tokens: {per_length[failing[0]][0].reason}; {result.reason}"
         return replace(result, verdict=combine([result.verdict, "fail"]), reason=reason)
     return result

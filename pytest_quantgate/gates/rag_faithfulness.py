@@ -6,7 +6,7 @@ for answerable ones, the expected facts are there. A case is faithful when all h
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ..cases import RagCase
 from ..config import RagThresholds
@@ -19,8 +19,8 @@ from .grounding import check
 GATE = "rag_faithfulness"
 
 
-def inspect(case: RagCase, answer: Generation) -> dict[str, Any]:
-    grounding = check(answer.text, case.passages, case.answerable)
+def inspect(case: RagCase, answer: Generation, entails: Callable[[str, str], float] | None = None, threshold: float = 0.5) -> dict[str, Any]:
+    grounding = check(answer.text, case.passages, case.answerable, entails, threshold)
     found = string_match_all(answer.text, case.expect) if case.answerable else 1.0
     problems = list(grounding.problems)
     if case.answerable and found < 1.0:
@@ -37,8 +37,10 @@ def inspect(case: RagCase, answer: Generation) -> dict[str, Any]:
     }
 
 
-def compare_case(case: RagCase, baseline: Generation, candidate: Generation) -> Any:
-    b, c = inspect(case, baseline), inspect(case, candidate)
+def compare_case(
+    case: RagCase, baseline: Generation, candidate: Generation, entails: Callable[[str, str], float] | None = None, threshold: float = 0.5
+) -> Any:
+    b, c = inspect(case, baseline, entails, threshold), inspect(case, candidate, entails, threshold)
     details = {
         "answerable": case.answerable,
         "baseline": b,
@@ -50,18 +52,23 @@ def compare_case(case: RagCase, baseline: Generation, candidate: Generation) -> 
 
 
 def evaluate(
-    cases: Sequence[RagCase], baseline: Sequence[Generation], candidate: Sequence[Generation], limits: RagThresholds
+    cases: Sequence[RagCase],
+    baseline: Sequence[Generation],
+    candidate: Sequence[Generation],
+    limits: RagThresholds,
+    entails: Callable[[str, str], float] | None = None,
 ) -> GateVerdict:
+    """`entails` is the optional NLI scorer (premise, hypothesis) -> probability."""
     if not (len(cases) == len(baseline) == len(candidate)):
         raise ValueError("rag_faithfulness gate: cases, baseline and candidate results differ in length")
-    outcomes = [compare_case(c, b, k) for c, b, k in zip(cases, baseline, candidate)]
+    outcomes = [compare_case(c, b, k, entails, limits.nli_threshold) for c, b, k in zip(cases, baseline, candidate)]
     answerable = [o for o in outcomes if o.details["answerable"]]
     unanswerable = [o for o in outcomes if not o.details["answerable"]]
 
     def rate(items: list[Any], side: str, test: Any) -> float:
         return round(sum(bool(test(o.details[side])) for o in items) / max(len(items), 1), 4)
 
-    metrics: dict[str, Any] = {}
+    metrics: dict[str, Any] = {"nli": limits.nli}
     for side in ("baseline", "candidate"):
         metrics[f"{side}_grounded_rate"] = rate(outcomes, side, lambda d: d["grounded"])
         metrics[f"{side}_citation_rate"] = rate(answerable, side, lambda d: d["cited"])

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
 from ..engines.base import Generation
-from ..stats import PairedOutcomes, decide, paired_summary
+from ..stats import PairedOutcomes, decide, mcnemar_exact, paired_summary
 
 # A repeated phrase counts as a loop when it repeats this often back to back and the repeats
 # cover at least LOOP_MIN_WORDS words; a short unit repeated RUN_MIN_REPEATS times is a run.
@@ -126,7 +126,11 @@ def summarize(
         return sum(bool(test(d[side])) for d in cases)
 
     ratios = [d["length_ratio"] for d in cases]
-    metrics: dict[str, Any] = {"decision": decision.to_dict(), **paired_summary(paired, "healthy", confidence)}
+    metrics: dict[str, Any] = {
+        "decision": decision.to_dict(),
+        **paired_summary(paired, "healthy", confidence),
+        "mcnemar_p_one_sided": round(mcnemar_exact(paired.pass_to_fail, paired.fail_to_pass, alternative="greater"), 6),
+    }
     for side in ("baseline", "candidate"):
         metrics[f"{side}_finish_reasons"] = {
             reason: count(side, lambda f, r=reason: f["finish_reason"] == r) for reason in ("stop", "length")
