@@ -78,23 +78,25 @@ def test_int8_passes_kv2_and_int4_break_structure(pytester: pytest.Pytester, rep
 
 USER_TEST = '''
 import pytest
-from pytest_quantgate.cases import ExpectedCall, StructuredCase, ToolCase
+from pytest_quantgate.cases import ExpectedCall, StructuredCase, ToolCase, ToolDemonstration
 
-SCHEMA = {"type": "object", "properties": {"title": {"type": "string"}, "year": {"type": "integer"}}, "required": ["title", "year"]}
+POINT = {"type": "object", "properties": {"x": {"type": "integer"}, "y": {"type": "integer"}}, "required": ["x", "y"]}
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Get the current weather for a city",
            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+SHOWN = ToolDemonstration("What's the weather in Rome?", (ExpectedCall("get_weather", {"city": "Rome"}),))
 
 
 @pytest.mark.structured_output
-def test_movie_json(quantgate):
-    case = StructuredCase("movie-jaws", 'Give a JSON object for the movie: title "Jaws", year 1975. Only the JSON object.', SCHEMA)
+def test_point_json(quantgate):
+    case = StructuredCase("point-5-7", 'Give the point with x 5 and y 7 as a JSON object with keys "x" and "y". Only the JSON object.', POINT)
     verdict = quantgate.structured_output([case])
     assert verdict.passed, verdict.explain()
 
 
 @pytest.mark.tool_call
 def test_weather_call(quantgate):
-    case = ToolCase("weather-oslo", "What's the weather in Oslo?", (WEATHER,), (ExpectedCall("get_weather", {"city": "Oslo"}),))
+    case = ToolCase("weather-oslo", "What's the weather in Oslo?", (WEATHER,), (ExpectedCall("get_weather", {"city": "Oslo"}),),
+                    demonstration=SHOWN)
     verdict = quantgate.tool_call([case])
     assert verdict.passed, verdict.explain()
 '''
@@ -104,16 +106,19 @@ def test_regression_cases_as_tests_record_once_and_hold_every_case(pytester: pyt
     records = tmp_path / "records"
     pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=str(records)))
     pytester.makepyfile(test_user=USER_TEST)
-    first = pytester.runpytest_inprocess("--quant-candidate=hf-int8", "--snapshot-update", "--quantgate-report=r.json", "-p", "no:cacheprovider")
+    first = pytester.runpytest_inprocess(
+        "--quant-candidate=hf-int8", "--quantgate-suite=no", "--snapshot-update", "--quantgate-report=r.json", "-p", "no:cacheprovider"
+    )
     first.assert_outcomes(passed=2)
-    assert sorted(p.name for p in records.iterdir()) == ["test_movie_json--baseline.json", "test_weather_call--baseline.json"]
+    assert sorted(p.name for p in records.iterdir()) == ["test_point_json--baseline.json", "test_weather_call--baseline.json"]
     report = entries(pytester.path / "r.json")
-    movie = report[("hf-int8", "structured_output[free]")]
-    assert movie["thresholds"]["decision"] == "every_case"  # a test's own cases: none may be lost
-    assert movie["cases"][0]["details"]["baseline_ok"] is True
+    point = report[("hf-int8", "structured_output[free]")]
+    assert point["thresholds"]["decision"] == "every_case"  # a test's own cases: none may be lost
+    assert point["cases"][0]["details"]["baseline_ok"] is True and point["verdict"] == "pass"
     weather = report[("hf-int8", "tool_call")]
     assert weather["cases"][0]["details"]["baseline_calls"] == [{"name": "get_weather", "arguments": {"city": "Oslo"}}]
 
-    kv2 = pytester.runpytest_inprocess("--quant-candidate=hf-kv2", "-p", "no:cacheprovider")
+    kv2 = pytester.runpytest_inprocess("--quant-candidate=hf-kv2", "--quantgate-suite=no", "-p", "no:cacheprovider")
     kv2.assert_outcomes(failed=2)
-    kv2.stdout.fnmatch_lines(["*structured_output gate: FAIL*no case may be lost*", "*- movie-jaws: *"])
+    kv2.stdout.fnmatch_lines(["*structured_output gate: FAIL*no case may be lost*", "*- point-5-7: *"])
+    kv2.stdout.fnmatch_lines(["*tool_call gate: FAIL*no case may be lost*", "*- weather-oslo: *"])
