@@ -10,33 +10,24 @@ through pytest with records present (a fresh process, import and load included).
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _shared import ROOT, arguments, load, median_seconds
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--candidate", default="hf-int8")
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    args = arguments(__doc__)
 
     import torch
 
-    from pytest_quantgate import config, corpus, engines, models
     from pytest_quantgate.gates import drift
 
-    cfg = config.load(ROOT)
+    cfg, engine = load(args.candidate)
     spec = cfg.candidates[args.candidate]
-    engine = engines.load_engine(spec, Path(os.environ.get("QUANTGATE_CACHE_DIR") or models.default_cache_dir()))
     record = json.loads((ROOT / "golden_snapshots" / "test_drift--baseline.json").read_text())
     windows = [w for case in record["cases"].values() for w in case["result"]["windows"]]
     sequences = [w["token_ids"] for w in windows]
@@ -50,14 +41,7 @@ def main() -> None:
     def score() -> None:
         engine.score(sequences, 5, gather=gather)
 
-    timings = {}
-    for name, fn in (("raw forward", raw), ("engine.score + gather", score)):
-        runs = []
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            fn()
-            runs.append(time.perf_counter() - started)
-        timings[name] = statistics.median(runs)
+    timings = {name: median_seconds(fn, args.repeat)[0] for name, fn in (("raw forward", raw), ("engine.score + gather", score))}
 
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()

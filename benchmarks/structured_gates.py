@@ -11,29 +11,20 @@ paired statistics), which must be negligible next to the engine.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import statistics
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _shared import ROOT, arguments, load, median_seconds
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--candidate", default="hf-int8")
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    args = arguments(__doc__)
 
-    from pytest_quantgate import config, engines, models, tool_format
+    from pytest_quantgate import tool_format
     from pytest_quantgate.cases import STRUCTURED, TOOL_CALLS
     from pytest_quantgate.engines.base import Generation
     from pytest_quantgate.gates import structured_output, tool_call
 
-    cfg = config.load(ROOT)
-    engine = engines.load_engine(cfg.candidates[args.candidate], Path(os.environ.get("QUANTGATE_CACHE_DIR") or models.default_cache_dir()))
+    cfg, engine = load(args.candidate)
     structured, tools = STRUCTURED.builtin_cases(), TOOL_CALLS.builtin_cases()
     limits_s, limits_t = cfg.structured_output, cfg.tool_call
     work = {
@@ -48,30 +39,21 @@ def main() -> None:
 
     results = {}
     for name, requests in work.items():
-        runs, tokens = [], 0
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            answers = engine.generate(requests, 1)
-            runs.append(time.perf_counter() - started)
-            tokens = sum(len(a.token_ids) for a in answers)
-        results[name] = (statistics.median(runs), tokens, answers)
+        seconds, answers = median_seconds(lambda: engine.generate(requests, 1), args.repeat)
+        results[name] = (seconds, sum(len(a.token_ids) for a in answers), answers)
 
+    baseline_structured, baseline_tools = recorded("test_structured_output"), recorded("test_tool_call")  # read once, untimed
     gate_runs = {
         "structured_output.evaluate": lambda: structured_output.evaluate(
-            structured, recorded("test_structured_output"), results["structured free"][2], limits_s
+            structured, baseline_structured, results["structured free"][2], limits_s
         ),
-        "tool_call.evaluate": lambda: tool_call.evaluate(tools, recorded("test_tool_call"), results["tool calls"][2], limits_t),
+        "tool_call.evaluate": lambda: tool_call.evaluate(tools, baseline_tools, results["tool calls"][2], limits_t),
     }
     print(f"candidate {args.candidate}, median of {args.repeat}")
     for name, (seconds, tokens, _) in results.items():
         print(f"  generate {name:18s} {seconds:7.2f} s  {tokens:5d} tokens  {1000 * seconds / max(tokens, 1):6.1f} ms/token")
     for name, fn in gate_runs.items():
-        runs = []
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            fn()
-            runs.append(time.perf_counter() - started)
-        print(f"  {name:27s} {1000 * statistics.median(runs):7.1f} ms")
+        print(f"  {name:27s} {1000 * median_seconds(fn, args.repeat)[0]:7.1f} ms")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from typing import Any, Callable, Generic, Iterable, Mapping, Sequence, TypeVar
 import jsonschema
 
 from .config import ConfigError
-from .engines.base import ChatMessage, GenerationRequest
+from .engines.base import GenerationRequest
 from .gates.expectations import EXPECT_KINDS, Expectation
 
 _ID = {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"}
@@ -27,7 +27,11 @@ _COMMON = {
 }
 
 
-def _file_schema(case_properties: Mapping[str, Any], required: Sequence[str], **top: Any) -> dict[str, Any]:
+def _file_schema(
+    case_properties: Mapping[str, Any], required: Sequence[str], common: Mapping[str, Any] = _COMMON, **top: Any
+) -> dict[str, Any]:
+    """A case file: {"description", <top-level keys>, "cases": [case objects]}; each case has
+    the `common` keys (id, prompt, system, ...) and its own."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object",
@@ -41,8 +45,8 @@ def _file_schema(case_properties: Mapping[str, Any], required: Sequence[str], **
                 "items": {
                     "type": "object",
                     "additionalProperties": False,
-                    "required": ["id", "prompt", *required],
-                    "properties": {**_COMMON, **case_properties},
+                    "required": ["id", *required],
+                    "properties": {**common, **case_properties},
                 },
             },
         },
@@ -58,9 +62,9 @@ GOLDEN_FILE_SCHEMA = _file_schema(
             "properties": {"kind": {"enum": list(EXPECT_KINDS)}, "value": {}, "case_sensitive": {"type": "boolean"}},
         }
     },
-    required=[],
+    required=["prompt"],
 )
-STRUCTURED_FILE_SCHEMA = _file_schema({"schema": {"type": "object"}}, required=["schema"])
+STRUCTURED_FILE_SCHEMA = _file_schema({"schema": {"type": "object"}}, required=["prompt", "schema"])
 _TOOL = {
     "type": "object",
     "required": ["type", "function"],
@@ -88,7 +92,7 @@ TOOL_FILE_SCHEMA = _file_schema(
         "tools": {"type": "array", "items": {"type": "string"}, "minItems": 1},
         "expect": {"type": "array", "items": _CALL},
     },
-    required=["tools", "expect"],
+    required=["prompt", "tools", "expect"],
     tools={"type": "object", "additionalProperties": _TOOL},
     demonstration={
         "type": "object",
@@ -102,33 +106,18 @@ TOOL_FILE_SCHEMA = _file_schema(
 )
 
 
-SAFETY_FILE_SCHEMA = _file_schema({"kind": {"enum": ["harmful", "benign"]}}, required=["kind"])
-RAG_FILE_SCHEMA = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["cases"],
-    "properties": {
-        "description": {"type": "string"},
-        "cases": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["id", "passages", "question", "answerable"],
-                "properties": {
-                    "id": _ID,
-                    "passages": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
-                    "question": {"type": "string", "minLength": 1},
-                    "answerable": {"type": "boolean"},
-                    "expect": {"type": "array", "items": {"type": "string"}},
-                    "category": {"type": "string"},
-                    "max_new_tokens": {"type": "integer", "minimum": 1},
-                },
-            },
-        },
+SAFETY_FILE_SCHEMA = _file_schema({"kind": {"enum": ["harmful", "benign"]}}, required=["prompt", "kind"])
+RAG_FILE_SCHEMA = _file_schema(
+    {
+        "passages": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+        "question": {"type": "string", "minLength": 1},
+        "answerable": {"type": "boolean"},
+        "expect": {"type": "array", "items": {"type": "string"}},
     },
-}
+    required=["passages", "question", "answerable"],
+    # no prompt or system: the prompt is made from the passages and the question
+    common={k: v for k, v in _COMMON.items() if k not in ("prompt", "system")},
+)
 RAG_INSTRUCTIONS = (
     "Answer the question using only the sources below. Cite the sources you use like [1]. "
     "If the sources do not contain the answer, say: The sources do not say."

@@ -17,6 +17,7 @@ from .cases import (
     SAFETY,
     STRUCTURED,
     TOOL_CALLS,
+    CaseKind,
     GoldenCase,
     RagCase,
     SafetyCase,
@@ -25,6 +26,7 @@ from .cases import (
 )
 from .config import (
     CandidateSpec,
+    CaseGateThresholds,
     ConfigError,
     DriftThresholds,
     GoldenThresholds,
@@ -70,18 +72,10 @@ class GateHarness:
         self._baseline_source = "none"
 
     # -- cases ------------------------------------------------------------------------------
-    def golden_cases(self) -> list[GoldenCase]:
-        """The built-in golden set plus the case files named in `gates.golden.cases`."""
-        limits = self.state.config.golden
-        return GOLDEN.collect(limits.builtin_cases, limits.cases, self.state.config.path.parent)
-
-    def structured_cases(self) -> list[StructuredCase]:
-        limits = self.state.config.structured_output
-        return STRUCTURED.collect(limits.builtin_cases, limits.cases, self.state.config.path.parent)
-
-    def tool_cases(self) -> list[ToolCase]:
-        limits = self.state.config.tool_call
-        return TOOL_CALLS.collect(limits.builtin_cases, limits.cases, self.state.config.path.parent)
+    def default_cases(self, kind: CaseKind[Any], limits: CaseGateThresholds) -> list[Any]:
+        """A gate's default cases: its built-in set (unless `builtin_cases = false`) plus the
+        case files named in `gates.<gate>.cases`."""
+        return kind.collect(limits.builtin_cases, limits.cases, self.state.config.path.parent)
 
     # -- gates ------------------------------------------------------------------------------
     def golden(self, cases: Sequence[GoldenCase] | None = None, thresholds: GoldenThresholds | None = None) -> GateVerdict:
@@ -89,7 +83,7 @@ class GateHarness:
         files, decided with paired statistics). Cases given by a test are regression cases:
         unless `thresholds` say otherwise, none that held for the baseline may be lost."""
         limits = _regression_limits(self.state.config.golden, cases, thresholds)
-        cases = self._cases(cases, self.golden_cases)
+        cases = self._cases(cases, lambda: self.default_cases(GOLDEN, limits))
         top_k = self.baseline.generation.top_logprobs
         if limits.top_k > top_k:
             pytest.fail(
@@ -117,7 +111,7 @@ class GateHarness:
         guided = mode == "guided"
         if guided:
             self._require_guided_json()
-        cases = self._cases(cases, self.structured_cases)
+        cases = self._cases(cases, lambda: self.default_cases(STRUCTURED, limits))
         requests = [c.request(limits.max_new_tokens, guided=guided) for c in cases]
         baseline, candidate = self._answers([c.id for c in cases], requests, top_k=1)
         return self._attach(structured_output.evaluate(cases, baseline, candidate, limits, mode=mode))
@@ -125,7 +119,7 @@ class GateHarness:
     def tool_call(self, cases: Sequence[ToolCase] | None = None, thresholds: ToolCallThresholds | None = None) -> GateVerdict:
         """Tool calls against the expected calls and the baseline's, per case."""
         limits = _regression_limits(self.state.config.tool_call, cases, thresholds)
-        cases = self._cases(cases, self.tool_cases)
+        cases = self._cases(cases, lambda: self.default_cases(TOOL_CALLS, limits))
         engine = self.request.getfixturevalue("candidate_engine")
         prompt_format = tool_format.resolve_format(limits.prompt_format, engine.tokenizer_facts().chat_template)
         requests = [tool_format.request(c, prompt_format, limits.max_new_tokens) for c in cases]
@@ -139,7 +133,7 @@ class GateHarness:
             judge = refusal.load_classifier(limits.classifier)
         except judges.JudgeError as exc:
             pytest.fail(str(exc), pytrace=False)
-        cases = self._cases(cases, lambda: SAFETY.collect(limits.builtin_cases, limits.cases, self.state.config.path.parent))
+        cases = self._cases(cases, lambda: self.default_cases(SAFETY, limits))
         requests = [c.request(limits.max_new_tokens, limits.system) for c in cases]
         baseline, candidate = self._answers([c.id for c in cases], requests, top_k=1)
         return self._attach(safety.evaluate(cases, baseline, candidate, limits, judge))
@@ -151,7 +145,7 @@ class GateHarness:
             entails = judges.load(limits.nli, "gates.rag_faithfulness.nli", NLI_CONTRACT) if limits.nli else None
         except judges.JudgeError as exc:
             pytest.fail(str(exc), pytrace=False)
-        cases = self._cases(cases, lambda: RAG.collect(limits.builtin_cases, limits.cases, self.state.config.path.parent))
+        cases = self._cases(cases, lambda: self.default_cases(RAG, limits))
         requests = [c.request(limits.max_new_tokens) for c in cases]
         baseline, candidate = self._answers([c.id for c in cases], requests, top_k=1)
         return self._attach(rag_faithfulness.evaluate(cases, baseline, candidate, limits, entails))
@@ -242,13 +236,11 @@ class GateHarness:
         return recorded
 
     def _require_guided_json(self) -> None:
-        for role in ("candidate_engine", "baseline_engine") if self._needs_baseline_engine() else ("candidate_engine",):
+        # The baseline engine runs only when its answers are re-recorded.
+        for role in ("candidate_engine", "baseline_engine") if self.snapshot.update_snapshots else ("candidate_engine",):
             engine = self.request.getfixturevalue(role)
             if not getattr(engine, "guided_json", False):
                 pytest.skip(f"{engine.spec.name} ({engine.spec.engine} engine) has no constrained JSON decoding")
-
-    def _needs_baseline_engine(self) -> bool:
-        return bool(self.snapshot.update_snapshots)
 
     def _records(self) -> BaselineRecords:
         return BaselineRecords(

@@ -179,6 +179,13 @@ def decide(outcomes: PairedOutcomes, rule: str, margin: float, confidence: float
     return paired_noninferiority(outcomes, margin, confidence)
 
 
+def significant_loss(outcomes: PairedOutcomes, decision: NonInferiority, confidence: float) -> bool:
+    """A failed decision whose loss is also significant (exact McNemar, one-sided, at
+    `confidence`): for checks too small or too secondary to fail a gate on an estimate alone."""
+    p = mcnemar_exact(outcomes.pass_to_fail, outcomes.fail_to_pass, alternative="greater")
+    return decision.decision == "fail" and p < 1 - confidence
+
+
 def _cases_needed(rate_down: float, rate_up: float, margin: float, confidence: float, start: int) -> int | None:
     """Smallest case count at which the same flip rates would bound the loss within the margin."""
 

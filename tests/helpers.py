@@ -33,6 +33,21 @@ quantization.kv_cache = {{ method = "quanto", bits = 2 }}
 '''
 
 
+# More of the repository's demo candidates, for tests that need them beside demo_config's.
+HF_INT4 = f'''
+[candidates.hf-int4]
+engine = "hf"
+model = "{DEMO}"
+quantization.weights = {{ method = "quanto", dtype = "int4" }}
+'''
+HF_KV4 = f'''
+[candidates.hf-kv4]
+engine = "hf"
+model = "{DEMO}"
+quantization.kv_cache = {{ method = "quanto", bits = 4 }}
+'''
+
+
 def gen(text: str, ids: list[int] | None = None, tops: list[list[int]] | None = None, finish: str = "stop") -> "Generation":
     """A hand-made generation for plumbing tests (token ids default to one per word)."""
     from pytest_quantgate.engines.base import Generation, Timings, TokenLogprobs

@@ -9,15 +9,7 @@ import pytest
 
 from tests.helpers import demo_config
 
-# Same reason as in test_demo_engines.py: one copy of the engine stack for the whole process.
-pytest.importorskip("torch")
-import optimum.quanto  # noqa: E402,F401
-import torchao.quantization  # noqa: E402,F401
-import transformers.cache_utils  # noqa: E402,F401
-import transformers.generation.utils  # noqa: E402,F401
-import transformers.models.llama.modeling_llama  # noqa: E402,F401
-
-import pytest_quantgate.engines.hf  # noqa: E402,F401
+import tests.engine_stack  # noqa: E402,F401  (first: one copy of torch/quanto for pytester runs)
 
 pytestmark = pytest.mark.slow
 

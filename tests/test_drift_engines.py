@@ -8,15 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import DEMO, demo_config
+from tests.helpers import HF_INT4, HF_KV4, demo_config
 
 pytestmark = pytest.mark.slow
 torch = pytest.importorskip("torch")
 
-import optimum.quanto  # noqa: E402,F401  (kept imported across pytester's in-process runs)
-import torchao.quantization  # noqa: E402,F401
-import transformers.cache_utils  # noqa: E402,F401
-import transformers.models.llama.modeling_llama  # noqa: E402,F401
+import tests.engine_stack  # noqa: E402,F401  (first: one copy of torch/quanto for pytester runs)
 
 from pytest_quantgate import config, corpus, engines  # noqa: E402
 from pytest_quantgate.gates import drift  # noqa: E402
@@ -26,17 +23,7 @@ from pytest_quantgate.gates import drift  # noqa: E402
 # k=512: 94-96%); k=32 keeps the record near 1 MB and preserves the ranking of candidates.
 TOLERANCE = (0.70, 1.0)
 
-CANDIDATES = f'''
-[candidates.hf-int4]
-engine = "hf"
-model = "{DEMO}"
-quantization.weights = {{ method = "quanto", dtype = "int4" }}
-
-[candidates.hf-kv4]
-engine = "hf"
-model = "{DEMO}"
-quantization.kv_cache = {{ method = "quanto", bits = 4 }}
-'''
+CANDIDATES = HF_INT4 + HF_KV4
 
 
 def test_topk_kld_agrees_with_the_full_vocabulary_kld() -> None:

@@ -7,22 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import demo_config
+from tests.helpers import HF_INT4, demo_config
 
-# Same reason as in test_demo_engines.py: one copy of the engine stack for the whole process.
-pytest.importorskip("torch")
-import optimum.quanto  # noqa: E402,F401
-import torchao.quantization  # noqa: E402,F401
-import transformers.cache_utils  # noqa: E402,F401
-import transformers.generation.utils  # noqa: E402,F401
-import transformers.models.llama.modeling_llama  # noqa: E402,F401
-import xgrammar.contrib.hf  # noqa: E402,F401
-
-import pytest_quantgate.engines.hf  # noqa: E402,F401
+import tests.engine_stack  # noqa: E402,F401  (first: one copy of torch/quanto for pytester runs)
 
 pytestmark = pytest.mark.slow
-
-INT4 = '[candidates.hf-int4]\nengine = "hf"\nmodel = "demo:smollm2-135m-instruct"\nquantization.weights = { method = "quanto", dtype = "int4" }\n'
 
 
 def entries(path: Path) -> dict[tuple[str, str], dict]:
@@ -41,7 +30,7 @@ def problems(entry: dict) -> list[str]:
 
 
 def test_int8_passes_kv2_and_int4_break_structure(pytester: pytest.Pytester, repo_snapshots: str) -> None:
-    pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=repo_snapshots, extra=INT4))
+    pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=repo_snapshots, extra=HF_INT4))
     result = pytester.runpytest_inprocess(
         "--quant-candidate=hf-int8,hf-kv2,hf-int4", "--quantgate-suite=only", "-m", "structured_output or tool_call",
         "--quantgate-report=r.json", "-p", "no:cacheprovider",

@@ -11,9 +11,9 @@ from typing import Any, Sequence
 from ..config import LongContextThresholds
 from ..engines.base import Generation
 from ..haystack import RetrievalCase, string_match_all
-from ..stats import PairedOutcomes, combine, decide, mcnemar_exact
+from ..stats import PairedOutcomes, decide, significant_loss
 from ..verdict import GateVerdict
-from . import paired, stops
+from . import paired
 
 GATE = "long_context"
 
@@ -32,7 +32,7 @@ def compare_case(case: RetrievalCase, baseline: Generation, candidate: Generatio
         "candidate_text": candidate.text,
     }
     problem = f"{case.task} at {case.length} tokens, depth {case.depth:.0%}: missed {', '.join(missing)}"
-    return paired.case_outcome(case.id, score_b == 1.0, score_c == 1.0, [problem], stops.compare_case(baseline, candidate), details)
+    return paired.case_outcome(case.id, score_b == 1.0, score_c == 1.0, [problem], (baseline, candidate), details)
 
 
 def _table(outcomes: Sequence[Any], key: str) -> dict[str, dict[str, float]]:
@@ -59,11 +59,14 @@ def evaluate(
     outcomes = [compare_case(c, b, k) for c, b, k in zip(cases, baseline, candidate)]
     by_length = _table(outcomes, "length")
     single = [o for o in outcomes if o.details["task"] == "single"]
-    per_length = {}
+    per_length: dict[int, Any] = {}
+    failing: list[int] = []  # lengths that fail on their own: only with a significant loss
     for length in sorted({c.length for c in cases}):
         chosen = [o for o in outcomes if o.details["length"] == length]
         pairs = PairedOutcomes.from_pairs([o.details["baseline_ok"] for o in chosen], [o.details["candidate_ok"] for o in chosen])
-        per_length[length] = (decide(pairs, limits.decision, limits.margin, limits.confidence), pairs)
+        per_length[length] = decide(pairs, limits.decision, limits.margin, limits.confidence)
+        if significant_loss(pairs, per_length[length], limits.confidence):
+            failing.append(length)
     behind = [
         length for length in per_length
         if by_length[str(length)]["baseline"] - by_length[str(length)]["candidate"] > limits.margin
@@ -73,18 +76,11 @@ def evaluate(
         "recall_by_depth": _table(single, "depth"),
         "recall_by_task": _table(outcomes, "task"),
         "first_length_behind_baseline": behind[0] if behind else None,
-        "per_length": {
-            str(k): {**d.to_dict(), "mcnemar_p_one_sided": round(mcnemar_exact(p.pass_to_fail, p.fail_to_pass, alternative="greater"), 6)}
-            for k, (d, p) in per_length.items()
-        },
+        "per_length": {str(k): d.to_dict() for k, d in per_length.items()},
+        "lengths_failing": failing,
     }
-    result = paired.verdict(GATE, "retrieved", outcomes, baseline, candidate, limits, metrics)
-    # A length fails the gate on its own only with a significant loss (a few cases per length).
-    failing = [
-        length for length, (d, _) in per_length.items()
-        if d.decision == "fail" and metrics["per_length"][str(length)]["mcnemar_p_one_sided"] < 1 - limits.confidence
-    ]
+    result = paired.verdict(GATE, "retrieved", outcomes, limits, metrics)
     if failing and result.verdict != "fail":
-        reason = f"recall at {', '.join(map(str, failing))} tokens: {per_length[failing[0]][0].reason}; {result.reason}"
-        return replace(result, verdict=combine([result.verdict, "fail"]), reason=reason)
+        reason = f"recall at {', '.join(map(str, failing))} tokens: {per_length[failing[0]].reason}; {result.reason}"
+        return replace(result, verdict="fail", reason=reason)
     return result

@@ -13,10 +13,17 @@ from . import stops
 
 
 def case_outcome(
-    case_id: str, baseline_ok: bool, candidate_ok: bool, problems: Sequence[str], stop: Mapping[str, Any], details: Mapping[str, Any]
+    case_id: str,
+    baseline_ok: bool,
+    candidate_ok: bool,
+    problems: Sequence[str],
+    answers: tuple[Generation, Generation],
+    details: Mapping[str, Any],
 ) -> CaseOutcome:
     """A case fails when the candidate lost what the baseline had: the gate's outcome or a
-    healthy stop. `problems` say what is wrong with the candidate's answer either way."""
+    healthy stop (compared here, from the (baseline, candidate) `answers`). `problems` say
+    what is wrong with the candidate's answer either way."""
+    stop = stops.compare_case(*answers)
     lost = baseline_ok and not candidate_ok
     lost_stop = stop["baseline_healthy"] and not stop["candidate_healthy"]
     shown = list(problems) if lost else []
@@ -35,8 +42,6 @@ def verdict(
     gate: str,
     what: str,
     outcomes: Sequence[CaseOutcome],
-    baseline: Sequence[Generation],
-    candidate: Sequence[Generation],
     limits: Any,
     metrics: Mapping[str, Any] | None = None,
     groups: Mapping[str, Sequence[int]] | None = None,
@@ -65,10 +70,9 @@ def verdict(
         decisions.append(decision.decision)
         reasons.append(f"{name}: {decision.reason}")
         keys.append(f"{name} {paired.candidate_rate:.0%} vs {paired.baseline_rate:.0%}")
-    stop = stops.summarize(baseline, candidate, limits.decision, limits.margin, limits.confidence)
-    stop_fails = stop.decision.decision == "fail" and stop.metrics["mcnemar_p_one_sided"] < 1 - limits.confidence
-    result = combine([*decisions, "fail" if stop_fails else "pass"])
-    if stop.decision.decision == "fail" and not stop_fails:
+    stop = stops.summarize_cases([o.details["stop"] for o in outcomes], limits.decision, limits.margin, limits.confidence)
+    result = combine([*decisions, "fail" if stop.significant else "pass"])
+    if stop.decision.decision == "fail" and not stop.significant:
         reasons.append(f"stop behaviour (reported; not significant, p={stop.metrics['mcnemar_p_one_sided']:.3g}): {stop.decision.reason}")
     elif stop.decision.decision != "pass" or result == "pass":
         reasons.append(f"stop behaviour: {stop.decision.reason}")

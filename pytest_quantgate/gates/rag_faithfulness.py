@@ -13,7 +13,7 @@ from ..config import RagThresholds
 from ..engines.base import Generation
 from ..haystack import string_match_all
 from ..verdict import GateVerdict
-from . import paired, stops
+from . import paired
 from .grounding import check
 
 GATE = "rag_faithfulness"
@@ -48,7 +48,7 @@ def compare_case(
         "baseline_text": baseline.text,
         "candidate_text": candidate.text,
     }
-    return paired.case_outcome(case.id, b["faithful"], c["faithful"], c["problems"], stops.compare_case(baseline, candidate), details)
+    return paired.case_outcome(case.id, b["faithful"], c["faithful"], c["problems"], (baseline, candidate), details)
 
 
 def evaluate(
@@ -76,4 +76,4 @@ def evaluate(
         metrics[f"{side}_invalid_citations"] = sum(len(o.details[side]["invalid_citations"]) for o in outcomes)
         metrics[f"{side}_abstention_rate_unanswerable"] = rate(unanswerable, side, lambda d: d["abstained"])
         metrics[f"{side}_abstention_rate_answerable"] = rate(answerable, side, lambda d: d["abstained"])
-    return paired.verdict(GATE, "faithful", outcomes, baseline, candidate, limits, metrics)
+    return paired.verdict(GATE, "faithful", outcomes, limits, metrics)

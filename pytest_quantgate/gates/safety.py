@@ -10,7 +10,7 @@ from ..cases import SafetyCase
 from ..config import SafetyThresholds
 from ..engines.base import Generation
 from ..verdict import GateVerdict
-from . import paired, stops
+from . import paired
 from .refusal import classify
 
 GATE = "safety"
@@ -36,7 +36,7 @@ def compare_case(case: SafetyCase, baseline: Generation, candidate: Generation, 
         "baseline_text": baseline.text,
         "candidate_text": candidate.text,
     }
-    return paired.case_outcome(case.id, ok_b, ok_c, [problem], stops.compare_case(baseline, candidate), details)
+    return paired.case_outcome(case.id, ok_b, ok_c, [problem], (baseline, candidate), details)
 
 
 def evaluate(
@@ -67,4 +67,4 @@ def evaluate(
         "candidate_partial_refusals": sum(o.details["candidate_label"] == "partial_refusal" for o in outcomes),
     }
     groups = {"refusing_harmful": harmful, "answering_benign": benign}
-    return paired.verdict(GATE, "safe", outcomes, baseline, candidate, limits, metrics, {k: v for k, v in groups.items() if v})
+    return paired.verdict(GATE, "safe", outcomes, limits, metrics, {k: v for k, v in groups.items() if v})

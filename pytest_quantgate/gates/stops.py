@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
 from ..engines.base import Generation
-from ..stats import PairedOutcomes, decide, mcnemar_exact, paired_summary
+from ..stats import PairedOutcomes, decide, mcnemar_exact, paired_summary, significant_loss
 
 # A repeated phrase counts as a loop when it repeats this often back to back and the repeats
 # cover at least LOOP_MIN_WORDS words; a short unit repeated RUN_MIN_REPEATS times is a run.
@@ -108,6 +108,7 @@ class StopSummary:
     cases: tuple[dict[str, Any], ...]
     metrics: dict[str, Any]
     decision: Any  # stats.NonInferiority over "healthy" per case
+    significant: bool  # the decision failed and the loss is significant (stats.significant_loss)
 
 
 def summarize(
@@ -118,7 +119,13 @@ def summarize(
     confidence: float = 0.95,
 ) -> StopSummary:
     """Stop behaviour over paired answers, decided with the gate's own rule and margin."""
-    cases = tuple(compare_case(b, c) for b, c in zip(baseline, candidate))
+    return summarize_cases([compare_case(b, c) for b, c in zip(baseline, candidate)], rule, margin, confidence)
+
+
+def summarize_cases(
+    cases: Sequence[dict[str, Any]], rule: str = "paired", margin: float = 0.1, confidence: float = 0.95
+) -> StopSummary:
+    """The same, from per-case comparisons a gate already made (`compare_case`)."""
     paired = PairedOutcomes.from_pairs([d["baseline_healthy"] for d in cases], [d["candidate_healthy"] for d in cases])
     decision = decide(paired, rule, margin, confidence)
 
@@ -141,4 +148,4 @@ def summarize(
         metrics[f"{side}_empty"] = count(side, lambda f: f["empty"])
     metrics["length_ratio_median"] = round(statistics.median(ratios), 3) if ratios else None
     metrics["length_ratio_max"] = max(ratios, default=None)
-    return StopSummary(cases, metrics, decision)
+    return StopSummary(tuple(cases), metrics, decision, significant_loss(paired, decision, confidence))

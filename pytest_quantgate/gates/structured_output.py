@@ -16,7 +16,7 @@ from ..cases import StructuredCase
 from ..config import StructuredThresholds
 from ..engines.base import Generation
 from ..verdict import GateVerdict
-from . import paired, stops
+from . import paired
 from .json_answers import read_json, schema_errors, value_differences
 
 GATE = "structured_output"
@@ -74,7 +74,7 @@ def compare_case(case: StructuredCase, baseline: Generation, candidate: Generati
         "baseline_text": baseline.text,
         "candidate_text": candidate.text,
     }
-    return paired.case_outcome(case.id, baseline_ok, candidate_ok, problems, stops.compare_case(baseline, candidate), details)
+    return paired.case_outcome(case.id, baseline_ok, candidate_ok, problems, (baseline, candidate), details)
 
 
 def evaluate(
@@ -99,5 +99,5 @@ def evaluate(
             metrics[f"{side}_{key}_rate"] = rate(side, key)
         metrics[f"{side}_text_after_json"] = sum(bool(o.details[side]["text_after_json"]) for o in outcomes)
     metrics["value_mismatches"] = sum(bool(o.details["value_differences"]) for o in outcomes)
-    result = paired.verdict(GATE, "conforming", outcomes, baseline, candidate, limits, metrics)
+    result = paired.verdict(GATE, "conforming", outcomes, limits, metrics)
     return replace(result, reason=f"[{mode}] {result.reason}")

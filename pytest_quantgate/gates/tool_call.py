@@ -16,7 +16,7 @@ from ..config import ToolCallThresholds
 from ..engines.base import Generation
 from ..tool_format import ParsedCalls, ToolCall, parse_calls
 from ..verdict import GateVerdict
-from . import paired, stops
+from . import paired
 from .json_answers import schema_errors
 
 GATE = "tool_call"
@@ -161,7 +161,7 @@ def compare_case(case: ToolCase, baseline: Generation, candidate: Generation) ->
         "baseline_text": baseline.text,
         "candidate_text": candidate.text,
     }
-    return paired.case_outcome(case.id, not problems_b, not problems_c, problems_c, stops.compare_case(baseline, candidate), details)
+    return paired.case_outcome(case.id, not problems_b, not problems_c, problems_c, (baseline, candidate), details)
 
 
 def evaluate(
@@ -186,4 +186,4 @@ def evaluate(
         "baseline_unparsable": sum(any(p.startswith("unparsable") for p in o.details["baseline_problems"]) for o in outcomes),
         "candidate_problem_kinds": kinds,
     }
-    return paired.verdict(GATE, "correct_calls", outcomes, baseline, candidate, limits, metrics)
+    return paired.verdict(GATE, "correct_calls", outcomes, limits, metrics)

@@ -1,0 +1,19 @@
+"""Imported first by the real-engine test modules (slow tier).
+
+pytester's in-process runs restore sys.modules when they end, so anything first imported
+inside one is imported again by the next; torch and quanto's kernels must not be. Importing
+the engine stack here keeps a single copy for the whole process.
+"""
+
+import pytest
+
+pytest.importorskip("torch")
+
+import optimum.quanto  # noqa: E402,F401
+import torchao.quantization  # noqa: E402,F401
+import transformers.cache_utils  # noqa: E402,F401
+import transformers.generation.utils  # noqa: E402,F401
+import transformers.models.llama.modeling_llama  # noqa: E402,F401
+import xgrammar.contrib.hf  # noqa: E402,F401
+
+import pytest_quantgate.engines.hf  # noqa: E402,F401
