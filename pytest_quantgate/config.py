@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import jsonschema
 
 DEMO_MODEL = "demo:smollm2-135m-instruct"
-ENGINE_KINDS = ("hf",)
+ENGINE_KINDS = ("hf", "vllm", "llamacpp", "openai")
 GATES = (
     "golden",
     "structured_output",
@@ -66,12 +66,32 @@ _GENERATION = {
         "batch_size": {"type": "integer", "minimum": 1},
     },
 }
+# An OpenAI-compatible endpoint (engine "openai"): the key is read from the environment
+# variable it names, never from the file, and never written to a report.
+_ENDPOINT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["base_url"],
+    "properties": {
+        "base_url": {"type": "string", "pattern": "^https?://"},
+        "model": {"type": "string", "minLength": 1},
+        "api_key_env": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+        "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+        "timeout_s": {"type": "number", "exclusiveMinimum": 0},
+        "stream": {"type": "boolean"},
+    },
+}
 _CANDIDATE = {
     "type": "object",
     "additionalProperties": False,
     "required": ["engine", "model"],
     "properties": {
         "engine": {"enum": list(ENGINE_KINDS)},
+        "endpoint": _ENDPOINT,
+        # engine "openai" only: start this server for the candidate on a loopback port.
+        "server": {"enum": ["vllm", "llamacpp"]},
+        "server_args": {"type": "array", "items": {"type": "string"}},
+        "adapter": {"type": "string", "minLength": 1},
         "model": {"type": "string", "minLength": 1},
         "baseline": {"type": "string"},
         "description": {"type": "string"},
@@ -245,6 +265,19 @@ class GenerationSettings:
 
 
 @dataclass(frozen=True)
+class Endpoint:
+    """Where an `openai` candidate is served; `model` is the served name (default: the
+    candidate's name). Headers route a canary by route or tenant."""
+
+    base_url: str
+    model: str | None = None
+    api_key_env: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timeout_s: float = 120.0
+    stream: bool = True
+
+
+@dataclass(frozen=True)
 class CandidateSpec:
     """One model as served: engine kind, weights, quantization and runtime flags."""
 
@@ -257,6 +290,10 @@ class CandidateSpec:
     quantization: Quantization = field(default_factory=Quantization)
     runtime: Mapping[str, Any] = field(default_factory=dict)
     generation: GenerationSettings = field(default_factory=GenerationSettings)
+    endpoint: Endpoint | None = None
+    server: str | None = None  # "vllm" / "llamacpp": the openai engine starts it locally
+    server_args: tuple[str, ...] = ()
+    adapter: str | None = None  # a LoRA adapter folder served on top of the model
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -266,6 +303,11 @@ class CandidateSpec:
         data = self.to_dict()
         for key in ("name", "baseline", "description", "model"):
             data.pop(key)
+        for key, unset in (("endpoint", None), ("adapter", None), ("server", None), ("server_args", ())):
+            if data[key] == unset:  # absent when unset: older records stay valid
+                del data[key]
+        if self.endpoint is not None:  # where it is served does not change its answers
+            data["endpoint"] = {"model": self.endpoint.model}
         return data
 
 
@@ -523,16 +565,24 @@ def _candidate(name: str, raw: Mapping[str, Any]) -> CandidateSpec:
         ),
         runtime=dict(raw.get("runtime", {})),
         generation=GenerationSettings(**raw.get("generation", {})),
+        endpoint=Endpoint(**raw["endpoint"]) if "endpoint" in raw else None,
+        server=raw.get("server"),
+        server_args=tuple(raw.get("server_args", ())),
+        adapter=raw.get("adapter"),
     )
 
 
 def _model_source(spec: CandidateSpec, config_path: Path) -> str:
     """The demo marker as is, or the model's absolute path, which must exist."""
     if spec.model.startswith("demo:"):
-        if spec.model != DEMO_MODEL:
+        from .models import demo_variants, split_variant
+
+        base, variant = split_variant(spec.model)
+        if base != DEMO_MODEL or (variant is not None and variant not in demo_variants()):
             raise ConfigError(
                 f"invalid quantgate config in {config_path}:\n  key candidates.{spec.name}.model: "
-                f"unknown demo model {spec.model!r}; allowed: {DEMO_MODEL!r} or a local path"
+                f"unknown demo model {spec.model!r}; allowed: {DEMO_MODEL!r}, "
+                f"{DEMO_MODEL}@VARIANT with VARIANT in {', '.join(demo_variants())}, or a local path"
             )
         return spec.model
     model_path = Path(spec.model).expanduser()

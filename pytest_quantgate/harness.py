@@ -3,9 +3,10 @@ are valid) -> candidate answers (one batched engine call) -> pure gate -> report
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import asdict, replace
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import pytest
 
@@ -37,9 +38,9 @@ from .config import (
     ToolCallThresholds,
 )
 from .corpus import CorpusText, builtin_corpus, load_corpus_files, make_windows
-from .engines.base import Generation, GenerationRequest
+from .engines.base import ChatMessage, EngineUnavailable, Generation, GenerationRequest
 from .environment import describe
-from .gates import drift, golden, long_context, rag_faithfulness, refusal, safety, structured_output, tool_call
+from .gates import compat, drift, golden, long_context, rag_faithfulness, refusal, safety, structured_output, tool_call
 from .records import BaselineRecords, RecordError
 from .report import PROPERTY, gate_entry
 from .verdict import GateVerdict
@@ -168,6 +169,38 @@ class GateHarness:
         baseline, candidate = self._answers([c.id for c in cases], requests, top_k=1)
         return self._attach(long_context.evaluate(cases, baseline, candidate, limits))
 
+    def compat(self, cases: Sequence[GoldenCase] | None = None) -> GateVerdict:
+        """Tokenizer, special tokens, the chat template's rendering of the golden prompts,
+        stop ids, sampling defaults, context and any LoRA adapter, baseline vs candidate."""
+        cases = self._cases(cases, lambda: self.default_cases(GOLDEN, self.state.config.golden))
+        chats = {c.id: c.request(1) for c in cases}
+        chats["multi-turn"] = GenerationRequest.chat(
+            cases[0].prompt, 1, system="You are a terse assistant.",
+            history=(ChatMessage("user", "Hello."), ChatMessage("assistant", "Hi.")),
+        )
+        keys = {"facts": {"probes": compat.TOKENIZER_PROBES, "chats": {cid: r.record_key() for cid, r in chats.items()}}}
+        recorded = self._load_or_record(keys, lambda: [self._facts(self._baseline_engine(), chats)])
+        candidate = self._facts(self.request.getfixturevalue("candidate_engine"), chats)
+        if self.candidate.adapter:
+            try:
+                candidate["adapter"] = models.adapter_facts(
+                    self.state.config.path.parent / self.candidate.adapter,
+                    models.resolve(self.candidate.model, self.state.cache_dir),
+                    models.resolve(self.baseline.model, self.state.cache_dir),
+                )
+            except models.ModelSourceError as exc:
+                pytest.fail(str(exc), pytrace=False)
+        return self._attach(compat.evaluate(compat.ModelFacts.from_dict(recorded[0]), compat.ModelFacts.from_dict(candidate)))
+
+    @staticmethod
+    def _facts(engine: Any, chats: Mapping[str, GenerationRequest]) -> dict[str, Any]:
+        probes = {name: engine.tokenize(text) for name, text in compat.TOKENIZER_PROBES.items()}
+        return {
+            **engine.tokenizer_facts().to_dict(),
+            "tokenized": probes,
+            "rendered": {cid: engine.render_chat(r.messages, r.tools) for cid, r in chats.items()},
+        }
+
     def drift_corpus(self) -> list[CorpusText]:
         """The built-in corpus (unless `builtin_corpus = false`) plus `gates.drift.corpus` files."""
         cfg = self.state.config
@@ -203,9 +236,10 @@ class GateHarness:
             for i, w in enumerate(rec["windows"])
         ]
         engine = self.request.getfixturevalue("candidate_engine")
-        scored = engine.score(
-            [ids for _, ids, _ in windows], 5, gather=[drift.gather_request(b, len(ids)) for _, ids, b in windows]
-        )
+        with _skip_if_unavailable(engine):
+            scored = engine.score(
+                [ids for _, ids, _ in windows], 5, gather=[drift.gather_request(b, len(ids)) for _, ids, b in windows]
+            )
         candidate = [drift.candidate_window(wid, s) for (wid, _, _), s in zip(windows, scored)]
         return self._attach(drift.evaluate([b for _, _, b in windows], candidate, limits))
 
@@ -225,7 +259,9 @@ class GateHarness:
             {cid: req.record_key() for cid, req in zip(case_ids, requests)},
             lambda: [g.to_record() for g in self._baseline_engine().generate(requests, top_k)],
         )
-        candidate = self.request.getfixturevalue("candidate_engine").generate(requests, top_k)
+        engine = self.request.getfixturevalue("candidate_engine")
+        with _skip_if_unavailable(engine):
+            candidate = engine.generate(requests, top_k)
         return [Generation.from_record(r) for r in recorded], candidate
 
     def _load_or_record(self, keys: Mapping[str, Any], run_baseline: Callable[[], list[Any]]) -> list[Any]:
@@ -273,6 +309,15 @@ class GateHarness:
         )
         self.request.node.user_properties.append((PROPERTY, entry))
         return verdict
+
+
+@contextlib.contextmanager
+def _skip_if_unavailable(engine: Any) -> Iterator[None]:
+    """A feature the engine lacks (prompt log-probs over HTTP, say) skips the gate with why."""
+    try:
+        yield
+    except EngineUnavailable as exc:
+        pytest.skip(f"quantgate: {engine.spec.name} ({engine.spec.engine} engine): {exc}")
 
 
 def _regression_limits(configured: Any, cases: Sequence[Any] | None, given: Any) -> Any:

@@ -51,10 +51,58 @@ def demo_gguf() -> Path:
     return path
 
 
+DEMO_STEM = "smollm2-135m-instruct"
+
+
+def split_variant(model: str) -> tuple[str, str | None]:
+    """`demo:NAME@VARIANT` -> (`demo:NAME`, VARIANT); a variant names a GGUF rung of the
+    ladder (`gguf-q4_k_m`) or an llm-compressor artifact (`awq-int4`)."""
+    base, _, variant = model.partition("@")
+    return base, variant or None
+
+
+def is_gguf(model: str) -> bool:
+    variant = split_variant(model)[1] if model.startswith("demo:") else None
+    return (variant or "").startswith("gguf-") or model.lower().endswith(".gguf")
+
+
+def demo_variants() -> tuple[str, ...]:
+    from . import artifacts, gguf_ladder
+
+    return (*(f"gguf-{t}" for t in gguf_ladder.LADDER), *artifacts.SCHEMES)
+
+
+def missing_artifact(model: str, cache_dir: Path) -> str | None:
+    """Why a demo artifact that must be built beforehand is not there (None when it is, or
+    when the model is built on demand)."""
+    base, variant = split_variant(model) if model.startswith("demo:") else (model, None)
+    if base != DEMO_MODEL or variant is None or variant.startswith("gguf-"):
+        return None
+    from . import artifacts
+
+    folder = artifacts.artifact_dir(cache_dir, variant)
+    if artifacts.is_complete(folder):
+        return None
+    return f"the {variant} artifact of the demo model is not built ({folder} is missing); build it with: {artifacts.build_command(variant)}"
+
+
 def resolve(model: str, cache_dir: Path) -> Path:
-    """A local Hugging Face checkpoint folder for a config's `model` value."""
-    if model == DEMO_MODEL:
+    """The local weights for a config's `model` value: a checkpoint folder or a GGUF file.
+    GGUF rungs are built on first use (seconds); compressed artifacts must be built first."""
+    base, variant = split_variant(model) if model.startswith("demo:") else (model, None)
+    if base == DEMO_MODEL and variant is None:
         return demo_checkpoint(cache_dir)
+    if base == DEMO_MODEL and variant is not None and variant.startswith("gguf-"):
+        from . import gguf_ladder
+
+        return gguf_ladder.build(demo_gguf(), cache_dir, DEMO_STEM, variant.removeprefix("gguf-"))
+    if base == DEMO_MODEL and variant is not None:
+        from . import artifacts
+
+        missing = missing_artifact(model, cache_dir)
+        if missing:
+            raise ModelSourceError(missing)
+        return artifacts.artifact_dir(cache_dir, variant)
     path = Path(model)
     if not path.exists():
         raise ModelSourceError(f"model {path} does not exist")
@@ -152,3 +200,50 @@ def model_hash(folder: Path) -> str:
     except OSError:
         pass  # a read-only model folder just means no memo
     return value
+
+
+def weight_names(model: Path) -> list[str]:
+    """Tensor names of a checkpoint folder, read from the safetensors headers (no weights)."""
+    import struct
+
+    names: list[str] = []
+    for path in sorted(model.glob("*.safetensors")) if model.is_dir() else []:
+        with path.open("rb") as fh:
+            (length,) = struct.unpack("<Q", fh.read(8))
+            names += [k for k in json.loads(fh.read(length)) if k != "__metadata__"]
+    return names
+
+
+def adapter_facts(adapter: Path, model: Path, baseline_model: Path) -> dict[str, object]:
+    """A LoRA adapter against the (quantized) base it is served on: its declared base model
+    and whether each target module exists in that base's weights."""
+    config_file = adapter / "adapter_config.json"
+    if not config_file.is_file():
+        raise ModelSourceError(f"adapter {adapter}: no adapter_config.json (a PEFT LoRA adapter folder is expected)")
+    config = json.loads(config_file.read_text("utf-8"))
+    targets = config.get("target_modules") or []
+    targets = [targets] if isinstance(targets, str) else list(targets)
+    modules = {name.rsplit(".", 2)[-2] for name in weight_names(model) if name.count(".") >= 2}
+    facts: dict[str, object] = {
+        "base_model": config.get("base_model_name_or_path"),
+        "target_modules": sorted(targets),
+        "missing_modules": sorted(t for t in targets if modules and t not in modules),
+    }
+    if not modules:
+        facts["note"] = f"{model.name}: module names are not readable (not safetensors); target modules unchecked"
+    declared = config.get("base_model_name_or_path")
+    if declared:
+        declared_path = Path(declared).expanduser()
+        same = (
+            declared_path.exists() and model_hash(declared_path) in {model_hash(model), model_hash(baseline_model)}
+        ) or declared_path.name in {model.name, baseline_model.name, _served_name(model)}
+        if not same:
+            facts["base_mismatch"] = f"adapter trained on {declared!r}, served on {model.name}"
+    return facts
+
+
+def _served_name(model: Path) -> str:
+    try:
+        return str(json.loads((model / "config.json").read_text("utf-8")).get("_name_or_path", ""))
+    except (OSError, ValueError):
+        return ""

@@ -6,7 +6,6 @@ nothing itself. Nothing heavy is imported or loaded unless `--quant-candidate` i
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -120,6 +119,10 @@ def _activate(config: pytest.Config, state: QuantgateState, names: str) -> None:
                 raise ConfigError(f"invalid quantgate config in {state.config.path}:\n  {exc}") from None
     cache_ini = config.getini("quantgate_cache_dir")
     state.cache_dir = state.config.cache_dir or (Path(cache_ini) if cache_ini else models.default_cache_dir())
+    for spec in {s.name: s for c in state.candidates for s in (c, state.config.baseline_for(c))}.values():
+        missing = models.missing_artifact(spec.model, state.cache_dir)
+        if missing:
+            raise ConfigError(f"candidate {spec.name}: {missing}")
     snap_ini = config.getini("quantgate_snapshot_dir")
     state.snapshot_dir = state.config.snapshot_dir or root / (snap_ini or "golden_snapshots")
     config.stash[SNAPSHOT_DIR] = state.snapshot_dir

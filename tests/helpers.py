@@ -63,3 +63,21 @@ def gen(text: str, ids: list[int] | None = None, tops: list[list[int]] | None = 
         finish_reason=finish,
         timings=Timings(0, 0.0, 0.0),
     )
+
+
+# The demo's GGUF ladder on llama.cpp (built from the baseline's weights on first use).
+GGUF = f'''
+[candidates.gguf-f32]
+engine = "llamacpp"
+model = "{DEMO}@gguf-f32"
+
+[candidates.gguf-q8_0]
+engine = "llamacpp"
+model = "{DEMO}@gguf-q8_0"
+baseline = "gguf-f32"
+
+[candidates.gguf-q2_k]
+engine = "llamacpp"
+model = "{DEMO}@gguf-q2_k"
+baseline = "gguf-f32"
+'''

@@ -17,6 +17,31 @@ KV2_ENGINE = 'engine = "hf"\nmodel = "demo:smollm2-135m-instruct"\nquantization.
 
 # (config text, command-line arguments, the lines the usage error must contain)
 CONFIG_ERRORS = {
+    "engine and weights format disagree": (
+        demo_config(extra='[candidates.ggml]\nengine = "llamacpp"\nmodel = "demo:smollm2-135m-instruct"\n'),
+        ["--quant-candidate=ggml"],
+        ["*key candidates.ggml.model: the llamacpp engine loads a GGUF file (a .gguf path or demo:...@gguf-TYPE)*"],
+    ),
+    "unknown demo variant": (
+        demo_config(extra='[candidates.awq3]\nengine = "vllm"\nmodel = "demo:smollm2-135m-instruct@awq-int3"\n'),
+        ["--quant-candidate=awq3"],
+        ["*key candidates.awq3.model: unknown demo model 'demo:smollm2-135m-instruct@awq-int3'*gguf-q4_k_m*awq-int4*"],
+    ),
+    "openai engine without endpoint or server": (
+        demo_config(extra='[candidates.canary]\nengine = "openai"\nmodel = "demo:smollm2-135m-instruct"\n'),
+        ["--quant-candidate=canary"],
+        ["*key candidates.canary: the openai engine needs either an endpoint*or a server it starts*"],
+    ),
+    "endpoint url": (
+        demo_config(extra='[candidates.canary]\nengine = "openai"\nmodel = "demo:smollm2-135m-instruct"\nendpoint = { base_url = "localhost:8000" }\n'),
+        ["--quant-candidate=canary"],
+        ["*key candidates.canary.endpoint.base_url: 'localhost:8000' does not match*"],
+    ),
+    "missing artifact": (
+        demo_config(extra='[candidates.awq]\nengine = "vllm"\nmodel = "demo:smollm2-135m-instruct@awq-int4"\n'),
+        ["--quant-candidate=awq", "-o", "quantgate_cache_dir=empty-cache"],
+        ["*candidate awq: the awq-int4 artifact of the demo model is not built*build it with: tox -e artifacts -- awq-int4*"],
+    ),
     "unknown key": (
         demo_config(extra="[candidates.hf-int8.generation]\nmax_tokens = 3\n"),
         ["--quant-candidate=hf-int8"],
@@ -36,7 +61,7 @@ CONFIG_ERRORS = {
     "unknown engine": (
         demo_config().replace(KV2_ENGINE, KV2_ENGINE.replace('"hf"', '"tgi"')),
         ["--quant-candidate=hf-kv2"],
-        ["*candidates.hf-kv2.engine: 'tgi' is not allowed; allowed values: 'hf'*"],
+        ["*candidates.hf-kv2.engine: 'tgi' is not allowed; allowed values: 'hf', 'vllm', 'llamacpp', 'openai'*"],
     ),
     "unknown candidate": (
         demo_config(),

@@ -33,12 +33,24 @@ __all__ = [
 ]
 
 # kind -> module; each module has `check_spec(spec)` and an engine class named in _CLASSES.
-_MODULES = {"hf": "pytest_quantgate.engines.hf"}
-_CLASSES = {"hf": "HFEngine"}
+_MODULES = {
+    "hf": "pytest_quantgate.engines.hf",
+    "vllm": "pytest_quantgate.engines.vllm",
+    "llamacpp": "pytest_quantgate.engines.llamacpp",
+    "openai": "pytest_quantgate.engines.openai",
+}
+_CLASSES = {"hf": "HFEngine", "vllm": "VLLMEngine", "llamacpp": "LlamaCppEngine", "openai": "OpenAIEngine"}
 
 
 def check_spec(spec: CandidateSpec) -> None:
     """Engine-specific validation that needs no heavy imports (raises ConfigError)."""
+    from ..config import ConfigError
+    from ..models import is_gguf
+
+    wants_gguf = spec.engine == "llamacpp"
+    if spec.engine != "openai" and is_gguf(spec.model) != wants_gguf:
+        needed = "a GGUF file (a .gguf path or demo:...@gguf-TYPE)" if wants_gguf else "a checkpoint folder, not a GGUF"
+        raise ConfigError(f"key candidates.{spec.name}.model: the {spec.engine} engine loads {needed}; got {spec.model!r}")
     importlib.import_module(_MODULES[spec.engine]).check_spec(spec)
 
 

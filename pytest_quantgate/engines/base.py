@@ -7,7 +7,8 @@ snapshots and compared with a candidate's without the baseline engine being load
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import hashlib
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Mapping, Protocol, Sequence, runtime_checkable
 
 from ..config import CandidateSpec
@@ -128,6 +129,8 @@ class ScoredSequence:
 
 @dataclass(frozen=True)
 class TokenizerFacts:
+    """What an engine feeds and stops the model with (the compat gate compares these)."""
+
     vocab_size: int
     bos_token_id: int | None
     eos_token_ids: tuple[int, ...]
@@ -135,9 +138,25 @@ class TokenizerFacts:
     special_tokens: Mapping[str, str]
     chat_template: str | None
     max_context: int | None
+    vocab_sha256: str | None = None  # token strings in id order
+    # Sampling the runtime applies unless a request overrides it (e.g. generation_config.json).
+    sampling_defaults: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def vocab_digest(tokens: Sequence[str]) -> str:
+    """One hash for a vocabulary (token strings in id order, BPE byte-level spelling)."""
+    return hashlib.sha256("\n".join(tokens).encode("utf-8", errors="surrogatepass")).hexdigest()
+
+
+def hf_sampling_defaults(generation_config: Any) -> dict[str, Any]:
+    """The sampling a transformers generation_config applies (none unless it samples)."""
+    if generation_config is None or not getattr(generation_config, "do_sample", False):
+        return {}
+    keys = ("temperature", "top_p", "top_k", "min_p", "repetition_penalty")
+    return {k: getattr(generation_config, k) for k in keys if getattr(generation_config, k, None) is not None}
 
 
 @dataclass

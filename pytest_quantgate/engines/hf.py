@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..config import CandidateSpec, ConfigError
+from . import hf_tokenizer
 from .base import (
     ChatMessage,
     EngineStats,
@@ -18,6 +19,7 @@ from .base import (
     Timings,
     TokenizerFacts,
     TokenLogprobs,
+    hf_sampling_defaults,
 )
 
 
@@ -117,14 +119,7 @@ class HFEngine:
         return {"cache_implementation": "quantized", "cache_config": cache_config}
 
     def render_chat(self, messages: Sequence[ChatMessage], tools: Sequence[Mapping[str, Any]] = ()) -> list[int]:
-        rendered = self.tokenizer.apply_chat_template(
-            [{"role": m.role, "content": m.content} for m in messages],
-            tools=[dict(t) for t in tools] or None,
-            add_generation_prompt=True,
-            tokenize=True,
-            return_dict=True,
-        )
-        return list(rendered["input_ids"])
+        return hf_tokenizer.render_chat(self.tokenizer, messages, tools)
 
     def generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
         batch_size = self.spec.generation.batch_size
@@ -301,18 +296,12 @@ class HFEngine:
 
     # -- facts ---------------------------------------------------------------------------
     def tokenizer_facts(self) -> TokenizerFacts:
-        tok = self.tokenizer
-        gen_eos = self.model.generation_config.eos_token_id
-        eos = gen_eos if isinstance(gen_eos, list) else [gen_eos] if gen_eos is not None else []
-        eos_ids = tuple(dict.fromkeys([*eos, *([tok.eos_token_id] if tok.eos_token_id is not None else [])]))
-        return TokenizerFacts(
-            vocab_size=len(tok),
-            bos_token_id=tok.bos_token_id,
-            eos_token_ids=eos_ids,
-            pad_token_id=tok.pad_token_id,
-            special_tokens={k: str(v) for k, v in tok.special_tokens_map.items()},
-            chat_template=tok.chat_template,
-            max_context=getattr(self.model.config, "max_position_embeddings", None),
+        config = self.model.generation_config
+        return hf_tokenizer.tokenizer_facts(
+            self.tokenizer,
+            config.eos_token_id,
+            getattr(self.model.config, "max_position_embeddings", None),
+            hf_sampling_defaults(config),
         )
 
     def close(self) -> None:

