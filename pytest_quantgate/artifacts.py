@@ -135,8 +135,14 @@ def _recipe(scheme: str) -> list[Any]:
     if scheme == "gptq-int4":
         return [GPTQModifier(**int4)]
     if scheme == "w8a8-int8":
+        # Llama's default mappings, spelled as lists: the registry's tuples would be written
+        # to the recipe as `!!python/tuple`, which yaml.safe_load rejects.
+        mappings = [
+            [["re:.*q_proj", "re:.*k_proj", "re:.*v_proj"], "re:.*input_layernorm"],
+            [["re:.*gate_proj", "re:.*up_proj"], "re:.*post_attention_layernorm"],
+        ]
         return [
-            SmoothQuantModifier(smoothing_strength=0.8),
+            SmoothQuantModifier(smoothing_strength=0.8, mappings=mappings),
             GPTQModifier(targets=["Linear"], scheme="W8A8", ignore=["lm_head"]),
         ]
     raise ArtifactError(f"unknown scheme {scheme!r}; known: {', '.join(SCHEMES)}")

@@ -55,7 +55,13 @@ class BaselineRecordExtension(SingleFileSnapshotExtension):
 
     @classmethod
     def matches_test_location(cls, *, test_location: "PyTestLocation", snapshot_location: str) -> bool:
-        return Path(snapshot_location).name.startswith(f"{test_location.methodname}--")
+        """A test owns the record of its own candidate's baseline only: re-recording one
+        baseline must not delete the records of the others as unused."""
+        name = Path(snapshot_location).name
+        baseline = _baseline_of(test_location.item)
+        if baseline is None:
+            return name.startswith(f"{test_location.methodname}--")
+        return name == f"{record_name(test_location.methodname, baseline)}.{cls.file_extension}"
 
 
 def dump_json(data: Any, indent: int = 0) -> str:
@@ -76,6 +82,17 @@ def _numeric(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return all(_numeric(x) for x in value)
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _baseline_of(item: pytest.Item) -> str | None:
+    from .plugin import state_of
+
+    callspec = getattr(item, "callspec", None)
+    candidate = callspec.params.get("quant_candidate") if callspec else None
+    config = state_of(item.config).config
+    if candidate is None or config is None or not hasattr(candidate, "baseline"):
+        return None
+    return config.baseline_for(candidate).name
 
 
 def record_name(test_name: str, baseline: str) -> str:

@@ -29,7 +29,7 @@ def run(pytester: pytest.Pytester, config: str, candidates: str, marker: str, *a
 
 def test_q8_0_passes_and_q2_k_fails_the_golden_gate(pytester: pytest.Pytester, repo_snapshots: str) -> None:
     result, report = run(pytester, demo_config(snapshot_dir=repo_snapshots, extra=GGUF), "gguf-q8_0,gguf-q2_k", "golden")
-    result.stdout.fnmatch_lines(["*gguf-q8_0*golden*PASS*", "*gguf-q2_k*golden*FAIL*"])
+    result.stdout.fnmatch_lines(["*gguf-q2_k*golden*FAIL*", "*gguf-q8_0*golden*PASS*"])
     q8, q2 = report["gguf-q8_0"]["golden"], report["gguf-q2_k"]["golden"]
     assert q8["verdict"] == "pass" and q2["verdict"] == "fail"
     assert q2["metrics"]["flips_pass_to_fail"] > q8["metrics"]["flips_pass_to_fail"]
@@ -53,7 +53,10 @@ def test_compat_passes_along_the_ladder_and_fails_across_engines(pytester: pytes
     checks = {c["case_id"]: c for c in entry["cases"]}
     assert entry["verdict"] == "fail"
     assert checks["chat_template"]["passed"], checks["chat_template"]["problems"]
-    assert checks["tokenization"]["passed"] and checks["vocabulary"]["passed"]
+    assert checks["vocabulary"]["passed"]
+    # Chat markers typed as plain text: transformers' tokenizer still reads them as special
+    # tokens, llama.cpp's (special=False) spells them out. Only that probe differs.
+    assert [p.split(":")[0] for p in checks["tokenization"]["problems"]] == ["markers_as_text"]
     assert "default temperature 0.2 vs 0.0" in checks["generation_defaults"]["problems"]
     assert checks["max_context"]["problems"] == ["max context 2048 < baseline's 8192"]
 

@@ -40,6 +40,7 @@ def command(kind: str, model: Path, served_name: str, port: int, dtype: str, arg
     elif kind == "llamacpp":
         base = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", served_name]
         base += ["--logits_all", "True"]  # chat logprobs need every position's logits
+        base += ["--interrupt_requests", "False"]  # else a new request cuts the streaming one off
         # Its threads spin-wait: leave a core to the client (see engines/llamacpp.py).
         threads = str(max(1, (os.cpu_count() or 2) - 1))
         for flag, value in (("--n_ctx", "2048"), ("--n_threads", threads), ("--n_threads_batch", threads)):
@@ -87,7 +88,8 @@ class LocalServer:
             if self.process is not None and self.process.poll() is not None:
                 raise ServerError(f"the {self.kind} server exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                if httpx.get(f"{self.base_url}/models", timeout=2).status_code == 200:
+                # 401/403: up, and guarded by an API key the client will send.
+                if httpx.get(f"{self.base_url}/models", timeout=2).status_code in (200, 401, 403):
                     return
             except httpx.HTTPError:
                 pass

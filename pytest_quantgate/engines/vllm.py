@@ -96,7 +96,7 @@ class VLLMEngine:
         options: dict[str, Any] = {"max_model_len": DEFAULT_CONTEXT, "seed": 0, **spec.runtime}
         if _on_cpu():  # torch.compile warm-up costs minutes on a small CPU; eager starts in ~25 s
             options.setdefault("enforce_eager", True)
-        options.setdefault("max_logprobs", max(20, spec.generation.top_logprobs))
+        options.setdefault("max_logprobs", 64)  # the drift record keeps the top-32 per position
         try:
             self.llm = LLM(model=str(model_dir), dtype=spec.dtype, **options)
         except (ValueError, NotImplementedError) as exc:

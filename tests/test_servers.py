@@ -1,0 +1,46 @@
+"""Local server lifecycle: command lines, start-up failures, and never leaving a process behind."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_quantgate.engines import servers
+
+
+def test_vllm_and_llamacpp_command_lines_bind_loopback_and_pass_flags_through() -> None:
+    vllm = servers.command("vllm", Path("/m"), "cand", 8123, "float32", ["--max-num-seqs", "4"])
+    assert vllm[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
+    assert vllm[vllm.index("--served-model-name") + 1] == "cand"
+    assert "--return-tokens-as-token-ids" in vllm and vllm[-2:] == ["--max-num-seqs", "4"]
+    assert vllm[vllm.index("--host") + 1] == "127.0.0.1" and vllm[vllm.index("--port") + 1] == "8123"
+    llama = servers.command("llamacpp", Path("/m.gguf"), "cand", 8124, "float32", ["--n_ctx", "4096"])
+    assert llama[llama.index("--model_alias") + 1] == "cand"
+    assert llama.count("--n_ctx") == 1  # the candidate's own value wins
+    with pytest.raises(ValueError, match="allowed: vllm, llamacpp"):
+        servers.command("tgi", Path("/m"), "c", 1, "float32", [])
+
+
+def test_free_port_is_bindable() -> None:
+    import socket
+
+    port = servers.free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+
+
+def test_a_server_that_exits_at_start_is_an_error_with_its_log(tmp_path: Path) -> None:
+    server = servers.LocalServer("vllm", [sys.executable, "-c", "print('no such model'); raise SystemExit(3)"], 1, tmp_path / "log")
+    with pytest.raises(servers.ServerError, match="exited with 3:\nno such model"):
+        server.start(timeout_s=20)
+    assert server.process is None
+
+
+def test_a_server_that_never_gets_healthy_is_stopped(tmp_path: Path) -> None:
+    port = servers.free_port()
+    # Listens, but has no /v1/models: never healthy.
+    argv = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
+    server = servers.LocalServer("llamacpp", argv, port, tmp_path / "log")
+    with pytest.raises(servers.ServerError, match="not healthy after 2 s"):
+        server.start(timeout_s=2)
+    assert server.process is None  # stopped, not left running
