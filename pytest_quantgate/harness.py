@@ -214,6 +214,9 @@ class GateHarness:
         """Teacher-forced next-token drift on a corpus: the baseline's top-k log-probs come from
         the record; the candidate scores the recorded tokens in one batched call."""
         limits = thresholds or self.state.config.drift
+        engine = self.request.getfixturevalue("candidate_engine")
+        if not getattr(engine, "teacher_forcing", True):
+            pytest.skip(f"quantgate: {engine.spec.name} ({engine.spec.engine} engine): cannot score given tokens")
         texts = self._cases(texts, self.drift_corpus)
         keys = {
             t.name: {"sha256": hashlib.sha256(t.text.encode()).hexdigest(), "context": limits.context, "top_k": limits.top_k}
@@ -235,7 +238,6 @@ class GateHarness:
             for name, rec in zip(keys, recorded)
             for i, w in enumerate(rec["windows"])
         ]
-        engine = self.request.getfixturevalue("candidate_engine")
         with _skip_if_unavailable(engine):
             scored = engine.score(
                 [ids for _, ids, _ in windows], 5, gather=[drift.gather_request(b, len(ids)) for _, ids, b in windows]

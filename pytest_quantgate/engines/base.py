@@ -175,6 +175,7 @@ class Engine(Protocol):
     spec: CandidateSpec
     stats: EngineStats
     guided_json: bool  # whether generate() honours GenerationRequest.json_schema
+    # Engines without score() (an HTTP endpoint) set `teacher_forcing = False`.
 
     def generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
         """Greedy generation for every request in as few forward batches as the engine allows."""

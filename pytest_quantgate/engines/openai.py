@@ -37,6 +37,12 @@ TOKEN_ID_PREFIX = "token_id:"  # vLLM's `return_tokens_as_token_ids` spelling
 SERVER_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1"}  # vLLM's CPU back-end needs a KV-cache size
 
 
+NO_PROMPT_LOGPROBS = (
+    "an OpenAI-compatible endpoint does not offer prompt log-probs (teacher-forced scoring); "
+    "gate drift on the same weights with the vllm, llamacpp or hf engine"
+)
+
+
 class EndpointError(Exception):
     """The endpoint is down or answered with an error; the message says what to check."""
 
@@ -130,6 +136,7 @@ def _load_tokenizer(model_path: Path) -> Any:
 class OpenAIEngine:
     kind = "openai"
     guided_json = True  # response_format json_schema; a server without it answers 400
+    teacher_forcing = False  # the API has no prompt log-probs
 
     def __init__(self, spec: CandidateSpec, model_path: Path) -> None:
         import httpx
@@ -270,10 +277,7 @@ class OpenAIEngine:
         top_logprobs: int,
         gather: Sequence[Sequence[Sequence[int]]] | None = None,
     ) -> list[ScoredSequence]:
-        raise EngineUnavailable(
-            f"{self.spec.name}: an OpenAI-compatible endpoint does not offer prompt log-probs (teacher-forced "
-            "scoring); gate drift on the same weights with the vllm, llamacpp or hf engine"
-        )
+        raise EngineUnavailable(NO_PROMPT_LOGPROBS)
 
     # -- facts ---------------------------------------------------------------------------
     def tokenize(self, text: str) -> list[int]:
