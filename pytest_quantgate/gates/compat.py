@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from ..engines.base import TokenizerFacts
 from ..verdict import CaseOutcome, GateVerdict
 
 # Sampling settings a runtime applies unless the client overrides them, with the value that
@@ -30,18 +31,9 @@ TOKENIZER_PROBES = {
 
 
 @dataclass(frozen=True)
-class ModelFacts:
-    """What one engine reports about the model it serves (recorded for the baseline)."""
+class ModelFacts(TokenizerFacts):
+    """An engine's tokenizer facts plus what it made of the probes (recorded for the baseline)."""
 
-    vocab_size: int
-    vocab_sha256: str | None
-    bos_token_id: int | None
-    eos_token_ids: tuple[int, ...]
-    pad_token_id: int | None
-    special_tokens: Mapping[str, str]
-    chat_template: str | None
-    max_context: int | None
-    sampling_defaults: Mapping[str, float]
     tokenized: Mapping[str, Sequence[int]] = field(default_factory=dict)  # probe text id -> ids
     rendered: Mapping[str, Sequence[int]] = field(default_factory=dict)  # chat case id -> ids
     adapter: Mapping[str, Any] | None = None  # base_model, target_modules, missing_modules
