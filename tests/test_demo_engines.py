@@ -113,7 +113,7 @@ def test_snapshot_update_records_the_baseline_then_candidates_reuse_it(
     first.stdout.fnmatch_lines(["*2 snapshots generated*"])
     assert sorted(p.name for p in records.iterdir()) == ["test_capital_regression--baseline.json", "test_golden--baseline.json"]
     recorded = json.loads((records / "test_golden--baseline.json").read_text())
-    assert "user-spain" in recorded["cases"] and len(recorded["cases"]) == 33
+    assert "user-spain" in recorded["cases"] and len(recorded["cases"]) == 57  # 56 built-in + 1
     entry = gate(report_of(pytester.path / "r1.json"), "hf-int8")
     assert entry["baseline_source"] == "engine"
 
