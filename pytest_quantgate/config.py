@@ -79,6 +79,7 @@ _ENDPOINT = {
         "headers": {"type": "object", "additionalProperties": {"type": "string"}},
         "timeout_s": {"type": "number", "exclusiveMinimum": 0},
         "stream": {"type": "boolean"},
+        "api": {"enum": ["chat", "completions"]},
     },
 }
 _CANDIDATE = {
@@ -275,6 +276,9 @@ class Endpoint:
     headers: Mapping[str, str] = field(default_factory=dict)
     timeout_s: float = 120.0
     stream: bool = True
+    # chat: the server renders its own template; completions: the prompt goes rendered by the
+    # candidate's tokenizer (how a runtime's template is taken out of the picture).
+    api: str = "chat"
 
 
 @dataclass(frozen=True)

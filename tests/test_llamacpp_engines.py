@@ -105,12 +105,21 @@ engine = "openai"
 model = "{DEMO}@gguf-q8_0"
 baseline = "gguf-f32"
 endpoint = {{ base_url = "{llama_server.base_url}", model = "smollm2-q8_0", api_key_env = "QG_SERVER_KEY", headers = {{ X-Canary-Route = "q8" }} }}
+
+[candidates.served-q8_0-completions]
+engine = "openai"
+model = "{DEMO}@gguf-q8_0"
+baseline = "gguf-f32"
+endpoint = {{ base_url = "{llama_server.base_url}", model = "smollm2-q8_0", api_key_env = "QG_SERVER_KEY", api = "completions", stream = false }}
 '''
-    result, report = run(pytester, demo_config(snapshot_dir=repo_snapshots, extra=extra), "served-q8_0", "golden or drift")
+    config = demo_config(snapshot_dir=repo_snapshots, extra=extra)
+    result, report = run(pytester, config, "served-q8_0,served-q8_0-completions", "golden or drift")
     golden, drift = report["served-q8_0"]["golden"], report["served-q8_0"]["drift"]
-    # Same weights and greedy decoding as the in-process Q8_0: the served answers pass too.
+    # Same weights and greedy decoding as the in-process Q8_0: the served answers pass too,
+    # streamed from the chat API or fetched whole from the completions API.
     assert golden["verdict"] == "pass", golden["reason"]
     assert golden["engines"]["candidate_stats"]["generated_tokens"] > 0
+    assert report["served-q8_0-completions"]["golden"]["verdict"] == "pass"
     assert drift["verdict"] == "skipped" and "cannot score given tokens" in drift["reason"]
     assert "sekrit-key" not in (pytester.path / "r.json").read_text()
 

@@ -85,10 +85,41 @@ class StreamedAnswer:
         return (self.chunk_s[0] - self.sent_s) if self.chunk_s else 0.0
 
 
-async def stream_chat(client: Any, payload: Mapping[str, Any]) -> StreamedAnswer:
-    """POST /chat/completions with stream=true and read the server-sent events."""
+def _choice_text(choice: Mapping[str, Any]) -> str:
+    """The text of a choice or a streamed chunk, for either API."""
+    if "text" in choice:  # completions
+        return choice.get("text") or ""
+    return ((choice.get("delta") or choice.get("message")) or {}).get("content") or ""
+
+
+def _choice_logprobs(choice: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Log-probs as the chat API spells them ({token, logprob, top_logprobs[]}); the
+    completions API's parallel lists are turned into that shape."""
+    logprobs = choice.get("logprobs") or {}
+    if "content" in logprobs:
+        return list(logprobs["content"] or ())
+    tokens = logprobs.get("tokens") or ()
+    values = logprobs.get("token_logprobs") or ()
+    tops = logprobs.get("top_logprobs") or [{}] * len(tokens)
+    return [
+        {"token": t, "logprob": lp, "top_logprobs": [{"token": k, "logprob": v} for k, v in (top or {}).items()]}
+        for t, lp, top in zip(tokens, values, tops)
+    ]
+
+
+def _read_choice(answer: StreamedAnswer, choice: Mapping[str, Any]) -> None:
+    text = _choice_text(choice)
+    if text:
+        answer.text += text
+        answer.chunk_s.append(time.perf_counter())
+    answer.logprobs += _choice_logprobs(choice)
+    answer.finish_reason = choice.get("finish_reason") or answer.finish_reason
+
+
+async def stream_answer(client: Any, path: str, payload: Mapping[str, Any]) -> StreamedAnswer:
+    """POST `path` (chat/completions or completions) with stream=true; read the events."""
     answer = StreamedAnswer(sent_s=time.perf_counter())
-    async with client.stream("POST", "chat/completions", json={**payload, "stream": True}) as response:
+    async with client.stream("POST", path, json={**payload, "stream": True}) as response:
         if response.status_code != 200:
             raise EndpointError(f"{response.status_code} from {response.url}: {(await response.aread()).decode()[:300]}")
         async for line in response.aiter_lines():
@@ -100,26 +131,19 @@ async def stream_chat(client: Any, payload: Mapping[str, Any]) -> StreamedAnswer
             chunk = json.loads(data)
             answer.usage = chunk.get("usage") or answer.usage
             for choice in chunk.get("choices", ()):
-                delta = choice.get("delta") or {}
-                if delta.get("content"):
-                    answer.text += delta["content"]
-                    answer.chunk_s.append(time.perf_counter())
-                answer.logprobs += ((choice.get("logprobs") or {}).get("content") or ())
-                answer.finish_reason = choice.get("finish_reason") or answer.finish_reason
+                _read_choice(answer, choice)
     return answer
 
 
-async def complete_chat(client: Any, payload: Mapping[str, Any]) -> StreamedAnswer:
+async def fetch_answer(client: Any, path: str, payload: Mapping[str, Any]) -> StreamedAnswer:
     """The same request without streaming (for servers or proxies that cannot stream)."""
     answer = StreamedAnswer(sent_s=time.perf_counter())
-    response = await client.post("chat/completions", json={**payload, "stream": False})
+    response = await client.post(path, json={**payload, "stream": False})
     if response.status_code != 200:
         raise EndpointError(f"{response.status_code} from {response.url}: {response.text[:300]}")
-    choice = response.json()["choices"][0]
-    answer.chunk_s.append(time.perf_counter())
-    answer.text = choice["message"].get("content") or ""
-    answer.finish_reason = choice.get("finish_reason")
-    answer.logprobs = list((choice.get("logprobs") or {}).get("content") or ())
+    body = response.json()
+    answer.usage = body.get("usage")
+    _read_choice(answer, body["choices"][0])
     return answer
 
 
@@ -146,15 +170,20 @@ class OpenAIEngine:
         self.stats = EngineStats()
         started = time.perf_counter()
         self.server = self._launch(spec, model_path) if spec.server else None
-        self.endpoint = spec.endpoint or Endpoint(base_url=self.server.base_url, model=spec.name)
-        self.served_model = self.endpoint.model or spec.name
-        self._client_args = {
-            "base_url": spec.endpoint.base_url.rstrip("/") + "/",
-            "headers": headers_for(spec.endpoint),
-            "timeout": spec.endpoint.timeout_s,
-        }
-        self._server = self._check_endpoint(httpx)
-        self.tokenizer = _load_tokenizer(model_path)
+        try:
+            self.endpoint = spec.endpoint or Endpoint(base_url=self.server.base_url, model=spec.name)
+            self.served_model = self.endpoint.model or spec.name
+            self._client_args = {
+                "base_url": self.endpoint.base_url.rstrip("/") + "/",
+                "headers": headers_for(self.endpoint),
+                "timeout": self.endpoint.timeout_s,
+            }
+            self._model_entry = self._check_endpoint(httpx)
+            self.tokenizer = _load_tokenizer(model_path)
+        except BaseException:  # a server started for this engine never outlives it
+            if self.server is not None:
+                self.server.stop()
+            raise
         self.stats.load_s = time.perf_counter() - started
 
     @staticmethod
@@ -188,16 +217,19 @@ class OpenAIEngine:
 
     # -- generation ----------------------------------------------------------------------
     def _payload(self, request: GenerationRequest, top_k: int) -> dict[str, Any]:
-        payload: dict[str, Any] = {
-            "model": self.served_model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-            "max_tokens": request.max_new_tokens,
-            "temperature": 0.0,
-            "logprobs": True,
-            "top_logprobs": top_k,
-        }
-        if request.tools:
-            payload["tools"] = [dict(t) for t in request.tools]
+        payload: dict[str, Any] = {"model": self.served_model, "max_tokens": request.max_new_tokens, "temperature": 0.0}
+        if self.endpoint.api == "completions":
+            # The prompt as this engine renders it: the server applies no template of its own.
+            ids = self.render_chat(request.messages, request.tools)
+            payload |= {"prompt": self.tokenizer.decode(ids), "logprobs": top_k}
+        else:
+            payload |= {
+                "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+                "logprobs": True,
+                "top_logprobs": top_k,
+            }
+            if request.tools:
+                payload["tools"] = [dict(t) for t in request.tools]
         if request.json_schema:
             payload["response_format"] = {
                 "type": "json_schema",
@@ -209,7 +241,8 @@ class OpenAIEngine:
         """Send the payloads with at most `concurrency` in flight; answers in order."""
         import httpx
 
-        read = stream_chat if self.endpoint.stream else complete_chat
+        read = stream_answer if self.endpoint.stream else fetch_answer
+        path = "completions" if self.endpoint.api == "completions" else "chat/completions"
 
         async def run() -> list[StreamedAnswer]:
             limit = asyncio.Semaphore(concurrency)
@@ -217,7 +250,7 @@ class OpenAIEngine:
 
                 async def one(payload: Mapping[str, Any]) -> StreamedAnswer:
                     async with limit:
-                        return await read(client, payload)
+                        return await read(client, path, payload)
 
                 return await asyncio.gather(*(one(p) for p in payloads))
 
@@ -303,7 +336,7 @@ class OpenAIEngine:
     def tokenizer_facts(self) -> TokenizerFacts:
         # The server's sampling defaults are not observable; every request sends temperature 0.
         return hf_tokenizer.tokenizer_facts(
-            self.tokenizer, None, self._server.get("max_model_len") or getattr(self.tokenizer, "model_max_length", None), {}
+            self.tokenizer, None, self._model_entry.get("max_model_len") or getattr(self.tokenizer, "model_max_length", None), {}
         )
 
     def close(self) -> None:
