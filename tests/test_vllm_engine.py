@@ -31,6 +31,12 @@ model = "{DEMO}"
 baseline = "vllm-fp32"
 runtime = {{ quantization = "fp8" }}
 
+[candidates.vllm-fp8kv]
+engine = "vllm"
+model = "{DEMO}"
+baseline = "vllm-fp32"
+runtime = {{ kv_cache_dtype = "fp8" }}
+
 [candidates.served-fp32]
 engine = "openai"
 server = "vllm"
@@ -52,7 +58,7 @@ def run(pytester: pytest.Pytester, repo_snapshots: str, candidates: str, *args: 
 def test_awq_int4_runs_every_gate_through_vllm(pytester: pytest.Pytester, repo_snapshots: str) -> None:
     result, report = run(pytester, repo_snapshots, "awq-int4")
     gates = report["awq-int4"]
-    result.stdout.fnmatch_lines(["*quantgate verdicts*", "awq-int4*golden*", "awq-int4*compat*PASS*"])
+    result.stdout.fnmatch_lines(["*quantgate verdicts*", "awq-int4*compat*PASS*", "awq-int4*golden*"])
     assert {"golden", "compat", "structured_output[free]", "tool_call", "safety", "rag_faithfulness", "long_context"} <= set(gates)
     for name, entry in gates.items():
         assert entry["verdict"] in {"pass", "fail", "underpowered", "skipped"}, (name, entry["reason"])
@@ -64,11 +70,14 @@ def test_awq_int4_runs_every_gate_through_vllm(pytester: pytest.Pytester, repo_s
     assert gates["structured_output[free]"]["verdict"] == "fail"
 
 
-def test_fp8_weights_are_skipped_with_the_reason_on_cpu(pytester: pytest.Pytester, repo_snapshots: str) -> None:
-    result, report = run(pytester, repo_snapshots, "vllm-fp8", "-m", "golden")
-    entry = report["vllm-fp8"]["golden"]
-    assert entry["verdict"] == "skipped"
-    assert "vLLM has no FP8 weight kernels on CPU" in entry["reason"]
+def test_fp8_weights_are_skipped_on_cpu_and_an_fp8_kv_cache_is_gated(pytester: pytest.Pytester, repo_snapshots: str) -> None:
+    result, report = run(pytester, repo_snapshots, "vllm-fp8,vllm-fp8kv", "-m", "golden")
+    skipped = report["vllm-fp8"]["golden"]
+    assert skipped["verdict"] == "skipped"
+    assert "vLLM has no FP8 weight kernels on CPU" in skipped["reason"]
+    # An fp8 KV cache has CPU kernels: it gets a verdict, whatever it is, never an error.
+    kv = report["vllm-fp8kv"]["golden"]
+    assert kv["verdict"] in {"pass", "fail", "underpowered"}, kv["reason"]
 
 
 def test_vllm_serve_behind_the_openai_engine(pytester: pytest.Pytester, repo_snapshots: str) -> None:
