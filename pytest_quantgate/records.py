@@ -18,6 +18,7 @@ from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 if TYPE_CHECKING:
     from syrupy.assertion import SnapshotAssertion
+    from syrupy.data import SnapshotCollections
     from syrupy.location import PyTestLocation
 
 RECORD_FORMAT = 2
@@ -55,13 +56,20 @@ class BaselineRecordExtension(SingleFileSnapshotExtension):
 
     @classmethod
     def matches_test_location(cls, *, test_location: "PyTestLocation", snapshot_location: str) -> bool:
-        """A test owns the record of its own candidate's baseline only: re-recording one
-        baseline must not delete the records of the others as unused."""
-        name = Path(snapshot_location).name
-        baseline = _baseline_of(test_location.item)
-        if baseline is None:
-            return name.startswith(f"{test_location.methodname}--")
-        return name == f"{record_name(test_location.methodname, baseline)}.{cls.file_extension}"
+        return Path(snapshot_location).name.startswith(f"{test_location.methodname}--")
+
+    def discover_snapshots(self, *, test_location: "PyTestLocation", ignore_extensions: Any = None) -> "SnapshotCollections":
+        """Only records that a test of this session writes: syrupy would treat every other file
+        in the folder as unused and delete it on --snapshot-update (other baselines' records,
+        other tests' records)."""
+        from syrupy.data import SnapshotCollections
+
+        owned = _session_records(test_location.item.session)
+        discovered = SnapshotCollections()
+        for collection in super().discover_snapshots(test_location=test_location, ignore_extensions=ignore_extensions):
+            if Path(collection.location).name in owned:
+                discovered.add(collection)
+        return discovered
 
 
 def dump_json(data: Any, indent: int = 0) -> str:
@@ -84,15 +92,18 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _baseline_of(item: pytest.Item) -> str | None:
+def _session_records(session: pytest.Session) -> set[str]:
+    """The record files the collected gate tests of this session read or write."""
     from .plugin import state_of
 
-    callspec = getattr(item, "callspec", None)
-    candidate = callspec.params.get("quant_candidate") if callspec else None
-    config = state_of(item.config).config
-    if candidate is None or config is None or not hasattr(candidate, "baseline"):
-        return None
-    return config.baseline_for(candidate).name
+    config = state_of(session.config).config
+    names = set()
+    for item in session.items:
+        callspec = getattr(item, "callspec", None)
+        candidate = callspec.params.get("quant_candidate") if callspec else None
+        if config is not None and candidate is not None and hasattr(candidate, "baseline"):
+            names.add(f"{record_name(getattr(item, 'originalname', item.name), config.baseline_for(candidate).name)}.json")
+    return names
 
 
 def record_name(test_name: str, baseline: str) -> str:

@@ -136,3 +136,17 @@ endpoint = {{ base_url = "http://127.0.0.1:{port}/v1" }}
     result, report = run(pytester, demo_config(snapshot_dir=repo_snapshots, extra=extra), "down", "golden")
     assert report["down"]["golden"]["verdict"] == "error"
     result.stdout.fnmatch_lines([f"*down: endpoint http://127.0.0.1:{port}/v1 is not reachable*start the server or fix candidates.down.endpoint.base_url*"])
+
+
+def test_re_recording_keeps_every_other_record(pytester: pytest.Pytester, repo_snapshots: str, tmp_path: Path) -> None:
+    """A full --snapshot-update run owns only the records its own tests write: the other
+    baselines' and other tests' records in the same folder are neither unused nor deleted."""
+    records = tmp_path / "records"
+    shutil.copytree(repo_snapshots, records)
+    before = sorted(p.name for p in records.iterdir())
+    pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=str(records), extra=GGUF))
+    pytester.makepyfile(test_mine="import pytest\n\n@pytest.mark.compat\ndef test_my_compat(quantgate):\n    assert quantgate.compat().passed\n")
+    result = pytester.runpytest_inprocess("--quant-candidate=gguf-q8_0", "--snapshot-update", "--quantgate-suite=no", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    after = sorted(p.name for p in records.iterdir())
+    assert after == sorted([*before, "test_my_compat--gguf-f32.json"])

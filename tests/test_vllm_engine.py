@@ -23,6 +23,7 @@ model = "{DEMO}"
 [candidates.awq-int4]
 engine = "vllm"
 model = "{DEMO}@awq-int4"
+dtype = "bfloat16"
 baseline = "vllm-fp32"
 
 [candidates.vllm-fp8]
