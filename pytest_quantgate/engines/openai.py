@@ -200,7 +200,7 @@ class OpenAIEngine:
         url = self._client_args["base_url"] + "models"
         try:
             response = httpx.get(url, headers=self._client_args["headers"], timeout=10)
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # httpx's errors, or httpcore's when a re-import split them
             raise EndpointError(
                 f"{self.spec.name}: endpoint {self.endpoint.base_url} is not reachable ({exc}); start the server "
                 f"or fix candidates.{self.spec.name}.endpoint.base_url"
