@@ -256,7 +256,9 @@ class OpenAIEngine:
 
         try:
             return asyncio.run(run())
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # transport errors (httpx's, or httpcore's when re-imported)
+            if not type(exc).__module__.startswith(("httpx", "httpcore")):
+                raise
             raise EndpointError(f"{self.spec.name}: request to {self.endpoint.base_url} failed: {exc}") from exc
 
     def generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
