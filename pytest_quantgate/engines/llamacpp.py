@@ -37,6 +37,12 @@ RUNTIME_KEYS = frozenset({"n_ctx", "n_batch", "n_threads", "n_threads_batch", "t
 DEFAULT_CONTEXT = 2048
 
 
+def default_threads() -> int:
+    """llama.cpp's threads spin-wait: oversubscribed, a 38-token prompt took 7.5 s instead of
+    0.16 s here. Leave one core to the test process (and any local server or client)."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
 def check_spec(spec: CandidateSpec) -> None:
     where = f"candidates.{spec.name}"
     if not spec.quantization.is_full_precision:
@@ -84,13 +90,12 @@ class LlamaCppEngine:
                     raise ConfigError(f"key candidates.{spec.name}.runtime.{key}: unknown ggml type {options[key]!r}")
                 options[key] = getattr(llama_cpp, name)
         options.setdefault("n_ctx", DEFAULT_CONTEXT)
-        # llama.cpp's threads spin-wait: oversubscribed, a 38-token prompt took 7.5 s instead
-        # of 0.16 s here. Leave one core to the test process (and any local server).
-        threads = max(1, (os.cpu_count() or 2) - 1)
-        options.setdefault("n_threads", threads)
+        options.setdefault("n_threads", default_threads())
         options.setdefault("n_threads_batch", options["n_threads"])
         self.llm = llama_cpp.Llama(model_path=str(model_path), logits_all=True, verbose=False, **options)
         self._formatter = self._chat_formatter(llama_chat_format)
+        model = self.llm._model  # the vocabulary digest walks 49k tokens: once, not per call
+        self._vocab_sha256 = vocab_digest([model.token_get_text(i) for i in range(self.llm.n_vocab())])
         self._eos_ids = frozenset(self.tokenizer_facts().eos_token_ids)
         self.stats.load_s = time.perf_counter() - started
 
@@ -211,7 +216,7 @@ class LlamaCppEngine:
             special_tokens=specials,
             chat_template=self.llm.metadata.get("tokenizer.chat_template"),
             max_context=self.llm.n_ctx(),
-            vocab_sha256=vocab_digest([model.token_get_text(i) for i in range(llm.n_vocab())]),
+            vocab_sha256=self._vocab_sha256,
             # What its create_chat_completion (and its OpenAI server) samples with by default.
             sampling_defaults=dict(CHAT_COMPLETION_DEFAULTS),
         )

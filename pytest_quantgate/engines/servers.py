@@ -41,8 +41,9 @@ def command(kind: str, model: Path, served_name: str, port: int, dtype: str, arg
         base = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", served_name]
         base += ["--logits_all", "True"]  # chat logprobs need every position's logits
         base += ["--interrupt_requests", "False"]  # else a new request cuts the streaming one off
-        # Its threads spin-wait: leave a core to the client (see engines/llamacpp.py).
-        threads = str(max(1, (os.cpu_count() or 2) - 1))
+        from .llamacpp import default_threads
+
+        threads = str(default_threads())  # its threads spin-wait: leave a core to the client
         for flag, value in (("--n_ctx", "2048"), ("--n_threads", threads), ("--n_threads_batch", threads)):
             if flag not in args:
                 base += [flag, value]
