@@ -197,6 +197,40 @@ _DRIFT_GATE = {
         "builtin_corpus": {"type": "boolean"},
     },
 }
+_LATENCY_BUDGETS = "^(ttft|tpot|itl|e2el)_(mean|median|p90|p99)$"
+_LATENCY_GATE = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "concurrency": {"type": "array", "items": {"type": "integer", "minimum": 1}, "uniqueItems": True},
+        "request_rates": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}, "uniqueItems": True},
+        "max_concurrency": {"type": "integer", "minimum": 1},
+        "num_requests": {"type": "integer", "minimum": 2},
+        "warmup_requests": {"type": "integer", "minimum": 0},
+        "rounds": {"type": "integer", "minimum": 1},
+        "time_limit_s": {"type": "number", "exclusiveMinimum": 0},
+        "request_timeout_s": {"type": "number", "exclusiveMinimum": 0},
+        "dataset": {"enum": ["golden", "synthetic"]},
+        "input_len": {"type": "integer", "minimum": 1},
+        "output_len": {"type": "integer", "minimum": 2},
+        "range_ratio": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+        "fixed_output_len": {"type": "boolean"},
+        "seed": {"type": "integer"},
+        "max_ratio": {
+            "type": "object",
+            "additionalProperties": False,
+            "patternProperties": {_LATENCY_BUDGETS: {"type": "number", "minimum": 1}},
+        },
+        "min_throughput_ratio": {"type": "number", "minimum": 0, "maximum": 1},
+        "max_error_rate": {"type": "number", "minimum": 0, "maximum": 1},
+        "slo": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {k: {"type": "number", "exclusiveMinimum": 0} for k in ("ttft_ms", "tpot_ms", "e2el_ms")},
+        },
+        "min_goodput": {"type": "number", "minimum": 0, "maximum": 1},
+    },
+}
 CONFIG_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
@@ -222,6 +256,7 @@ CONFIG_SCHEMA = {
                 "safety": _SAFETY_GATE,
                 "rag_faithfulness": _RAG_GATE,
                 "long_context": _LONG_CONTEXT_GATE,
+                "latency": _LATENCY_GATE,
             },
         },
     },
@@ -398,6 +433,41 @@ class DriftThresholds:
 
 
 @dataclass(frozen=True)
+class LatencyThresholds:
+    """Traffic (closed-loop concurrency levels and Poisson request rates, run A B A B) and the
+    budgets: candidate/baseline ratios from the same run, absolute SLOs where set."""
+
+    concurrency: tuple[int, ...] = (1, 4)
+    request_rates: tuple[float, ...] = ()
+    max_concurrency: int | None = None  # cap on requests in flight in request-rate runs
+    num_requests: int = 16  # measured per run (per shape, per round, per model)
+    warmup_requests: int = 2  # per model before the first run, not measured
+    rounds: int = 2  # A B A B: baseline and candidate alternate this many times per shape
+    time_limit_s: float = 300.0  # per run: no request starts later; one still running times out
+    request_timeout_s: float = 120.0
+    dataset: str = "golden"  # the golden prompts, or synthetic prompts of input_len tokens
+    input_len: int = 128
+    output_len: int = 32
+    range_ratio: float = 0.0  # lengths drawn uniformly within +-range_ratio (as vllm bench serve)
+    fixed_output_len: bool = True  # stop tokens banned (logit_bias): both models write output_len tokens
+    seed: int = 0
+    max_ratio: Mapping[str, float] = field(
+        default_factory=lambda: {"ttft_p90": 1.25, "tpot_median": 1.15, "e2el_p90": 1.25}
+    )
+    min_throughput_ratio: float = 0.85  # output tokens/s vs the baseline's
+    max_error_rate: float = 0.0
+    slo: Mapping[str, float] = field(default_factory=dict)  # ttft_ms, tpot_ms, e2el_ms
+    min_goodput: float = 0.9  # share of requests meeting every SLO (when SLOs are set)
+
+    def shapes(self) -> list[Any]:
+        from .engines.loadgen import TrafficShape
+
+        return [TrafficShape(concurrency=c) for c in self.concurrency] + [
+            TrafficShape(concurrency=self.max_concurrency, request_rate=r) for r in self.request_rates
+        ]
+
+
+@dataclass(frozen=True)
 class QuantgateConfig:
     path: Path
     baseline: str
@@ -409,6 +479,7 @@ class QuantgateConfig:
     safety: SafetyThresholds = field(default_factory=SafetyThresholds)
     rag_faithfulness: RagThresholds = field(default_factory=RagThresholds)
     long_context: LongContextThresholds = field(default_factory=LongContextThresholds)
+    latency: LatencyThresholds = field(default_factory=LatencyThresholds)
     cache_dir: Path | None = None
     snapshot_dir: Path | None = None
 
@@ -536,9 +607,17 @@ def parse(table: Mapping[str, Any], path: Path) -> QuantgateConfig:
         safety=thresholds(SafetyThresholds, "safety"),
         rag_faithfulness=thresholds(RagThresholds, "rag_faithfulness"),
         long_context=thresholds(LongContextThresholds, "long_context"),
+        latency=_latency(gates.get("latency", {}), path),
         cache_dir=_resolve(path, table.get("cache_dir")),
         snapshot_dir=_resolve(path, table.get("snapshot_dir")),
     )
+
+
+def _latency(raw: Mapping[str, Any], path: Path) -> LatencyThresholds:
+    thresholds = LatencyThresholds(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+    if not thresholds.concurrency and not thresholds.request_rates:
+        raise ConfigError(f"invalid quantgate config in {path}:\n  key gates.latency: give concurrency levels or request_rates")
+    return thresholds
 
 
 def load(rootdir: Path, explicit: str | None = None) -> QuantgateConfig:

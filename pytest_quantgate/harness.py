@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 import pytest
 
 from . import models
-from . import haystack, judges, tool_format
+from . import haystack, judges, latency_stats, tool_format, traffic
 from .cases import (
     GOLDEN,
     RAG,
@@ -31,6 +31,7 @@ from .config import (
     ConfigError,
     DriftThresholds,
     GoldenThresholds,
+    LatencyThresholds,
     LongContextThresholds,
     RagThresholds,
     SafetyThresholds,
@@ -40,7 +41,7 @@ from .config import (
 from .corpus import CorpusText, builtin_corpus, load_corpus_files, make_windows
 from .engines.base import ChatMessage, EngineUnavailable, Generation, GenerationRequest
 from .environment import describe
-from .gates import compat, drift, golden, long_context, rag_faithfulness, refusal, safety, structured_output, tool_call
+from .gates import compat, drift, golden, latency, long_context, rag_faithfulness, refusal, safety, structured_output, tool_call
 from .records import BaselineRecords, RecordError
 from .report import PROPERTY, gate_entry
 from .verdict import GateVerdict
@@ -245,6 +246,87 @@ class GateHarness:
         candidate = [drift.candidate_window(wid, s) for (wid, _, _), s in zip(windows, scored)]
         return self._attach(drift.evaluate([b for _, _, b in windows], candidate, limits))
 
+    def latency(self, thresholds: LatencyThresholds | None = None) -> GateVerdict:
+        """Serving latency and throughput under the configured traffic: both models served,
+        the same requests sent to each, shape by shape, alternately (A B A B). Nothing is
+        recorded: the baseline is measured in the same run, on the same machine."""
+        from .engines import footprint, loadgen, serving
+
+        limits = thresholds or self.state.config.latency
+        pool = self.state.engine_pool()
+        served = {}
+        for role, spec in (("baseline", self.baseline), ("candidate", self.candidate)):
+            try:
+                served[role] = pool.served(spec)
+            except EngineUnavailable as exc:
+                pytest.skip(f"quantgate: {spec.name} ({spec.engine} engine) cannot be served here: {exc}")
+            except serving.ServingError as exc:
+                pytest.fail(str(exc), pytrace=False)
+        tokenizers = {role: s.tokenizer() for role, s in served.items()}
+        golden_cases = self._cases(None, lambda: self.default_cases(GOLDEN, self.state.config.golden))
+        warmup, measured = traffic.build(limits, tokenizers["candidate"], golden_cases)
+        runs: dict[str, dict[str, list[loadgen.LoadRun]]] = {"baseline": {}, "candidate": {}}
+
+        def run(role: str, requests: Sequence[traffic.LoadRequest], shape: loadgen.TrafficShape) -> loadgen.LoadRun:
+            target = served[role]
+            return loadgen.measure(
+                loadgen.client_options(target.base_url, target.headers, limits.request_timeout_s, max(64, len(requests))),
+                traffic.api_path(target),
+                traffic.payloads(target, requests, tokenizers[role], limits.fixed_output_len),
+                shape,
+                request_timeout_s=limits.request_timeout_s,
+                time_limit_s=limits.time_limit_s,
+                seed=limits.seed,
+            )
+
+        if warmup:
+            for role in runs:
+                run(role, warmup, loadgen.TrafficShape(concurrency=1))
+        shapes = limits.shapes()
+        for shape in shapes:
+            for _ in range(limits.rounds):
+                for role in runs:  # A B A B
+                    runs[role].setdefault(shape.label, []).append(run(role, measured, shape))
+        counters = {role: (lambda text, t=tokenizers[role]: len(t.encode(text, add_special_tokens=False))) for role in runs}
+        comparisons = [
+            latency.ShapeComparison(
+                shape.label,
+                tuple(latency_stats.summarize([r], counters["baseline"], limits.slo) for r in runs["baseline"][shape.label]),
+                tuple(latency_stats.summarize([r], counters["candidate"], limits.slo) for r in runs["candidate"][shape.label]),
+                latency_stats.summarize(runs["baseline"][shape.label], counters["baseline"], limits.slo),
+                latency_stats.summarize(runs["candidate"][shape.label], counters["candidate"], limits.slo),
+            )
+            for shape in shapes
+        ]
+        memory = {}
+        for role, spec in (("baseline", self.baseline), ("candidate", self.candidate)):
+            memory[role] = footprint.footprint(served[role], spec, models.resolve(spec.model, self.state.cache_dir))
+            memory[role]["served"] = serving.describe(served[role])
+        verdict = latency.evaluate(comparisons, limits, memory)
+        samples = {
+            shape.label: tuple(
+                latency_stats.samples([r for run in runs[role][shape.label] for r in run.results], counters[role])
+                for role in ("baseline", "candidate")
+            )
+            for shape in shapes
+        }
+        pictures = self._latency_plots(comparisons, samples)
+        return self._attach(replace(verdict, metrics={**verdict.metrics, "plots": [str(p) for p in pictures]}))
+
+    def _latency_plots(self, comparisons: Sequence[Any], samples: Mapping[str, Any]) -> list[Any]:
+        """PNGs next to the report (or in pytest's base temp folder without one)."""
+        from . import plots
+
+        report = self.state.report_path
+        if report is not None:
+            stem = report.parent / f"{report.stem}-{self.candidate.name}"
+        else:
+            stem = self.request.getfixturevalue("tmp_path_factory").getbasetemp() / f"quantgate-{self.candidate.name}"
+        names = (self.baseline.name, self.candidate.name)
+        made = [plots.latency_cdfs(stem.with_name(stem.name + "-latency-cdf.png"), names, samples)]
+        curve = plots.throughput_curves(stem.with_name(stem.name + "-throughput.png"), names, comparisons)
+        return made + ([curve] if curve else [])
+
     # -- plumbing ---------------------------------------------------------------------------
     def _cases(self, given: Sequence[Any] | None, default: Callable[[], list[Any]]) -> list[Any]:
         try:
@@ -294,12 +376,12 @@ class GateHarness:
     def _attach(self, verdict: GateVerdict) -> GateVerdict:
         """Put the verdict in the run's report (through user_properties, so xdist workers'
         verdicts reach the controller) and hand it back to the test."""
-        engine = self.request.getfixturevalue("candidate_engine")
         pool = self.state.engine_pool()
+        engine = pool.loaded(self.candidate.name)  # the latency gate serves; it loads no engine
         engines = {
             "acquired_this_session": list(pool.acquired),
             "baseline_loaded": pool.is_loaded(self.baseline.name),
-            "candidate_stats": asdict(engine.stats),
+            "candidate_stats": asdict(engine.stats) if engine is not None else {},
         }
         entry = gate_entry(
             self.candidate.name,

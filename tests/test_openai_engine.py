@@ -28,15 +28,17 @@ def test_chat_chunks_and_messages_read_alike() -> None:
     answer = openai.StreamedAnswer()
     openai._read_choice(answer, delta)
     openai._read_choice(answer, {"delta": {}, "finish_reason": "length"})
-    assert (answer.text, answer.finish_reason, len(answer.chunk_s)) == ("Par", "length", 1)
+    assert (answer.text, answer.finish_reason) == ("Par", "length")
     assert answer.logprobs[0]["token"] == "token_id:42"
     assert openai._choice_text(message) == "Paris."
 
 
 def test_stream_reader_on_server_sent_events() -> None:
     events = [
+        {"choices": [{"delta": {"role": "assistant"}}]},  # an event: vllm bench serve's TTFT starts here
         {"choices": [{"delta": {"content": "The"}}]},
-        {"choices": [{"delta": {"content": " end"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 7}},
+        {"choices": [{"delta": {"content": " end"}, "finish_reason": "stop"}]},
+        {"choices": [], "usage": {"prompt_tokens": 7}},  # usage only: not a token event
     ]
     body = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
 
@@ -50,7 +52,7 @@ def test_stream_reader_on_server_sent_events() -> None:
 
     answer = asyncio.run(run())
     assert (answer.text, answer.finish_reason, answer.usage) == ("The end", "stop", {"prompt_tokens": 7})
-    assert answer.ttft_s >= 0 and len(answer.chunk_s) == 2
+    assert answer.ttft_s >= 0 and len(answer.event_s) == 3
 
 
 def test_api_key_comes_from_the_environment_only(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -56,6 +56,24 @@ def check_spec(spec: CandidateSpec) -> None:
         raise ConfigError(f"unknown key {where}.runtime.{unknown[0]}; allowed keys: {', '.join(sorted(RUNTIME_KEYS))}")
 
 
+def llama_options(spec: CandidateSpec) -> dict[str, Any]:
+    """Llama() arguments from the candidate's runtime table (KV-cache types by ggml name),
+    with this machine's defaults; llama.cpp's server takes the same names as flags."""
+    import llama_cpp
+
+    options = dict(spec.runtime)
+    for key in ("type_k", "type_v"):
+        if isinstance(options.get(key), str):
+            name = f"GGML_TYPE_{options[key].upper()}"
+            if not hasattr(llama_cpp, name):
+                raise ConfigError(f"key candidates.{spec.name}.runtime.{key}: unknown ggml type {options[key]!r}")
+            options[key] = getattr(llama_cpp, name)
+    options.setdefault("n_ctx", DEFAULT_CONTEXT)
+    options.setdefault("n_threads", default_threads())
+    options.setdefault("n_threads_batch", options["n_threads"])
+    return options
+
+
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
     logits = logits.astype(np.float64)
     shifted = logits - logits.max(axis=-1, keepdims=True)
@@ -82,17 +100,7 @@ class LlamaCppEngine:
         self.spec = spec
         self.stats = EngineStats()
         started = time.perf_counter()
-        options = dict(spec.runtime)
-        for key in ("type_k", "type_v"):
-            if isinstance(options.get(key), str):
-                name = f"GGML_TYPE_{options[key].upper()}"
-                if not hasattr(llama_cpp, name):
-                    raise ConfigError(f"key candidates.{spec.name}.runtime.{key}: unknown ggml type {options[key]!r}")
-                options[key] = getattr(llama_cpp, name)
-        options.setdefault("n_ctx", DEFAULT_CONTEXT)
-        options.setdefault("n_threads", default_threads())
-        options.setdefault("n_threads_batch", options["n_threads"])
-        self.llm = llama_cpp.Llama(model_path=str(model_path), logits_all=True, verbose=False, **options)
+        self.llm = llama_cpp.Llama(model_path=str(model_path), logits_all=True, verbose=False, **llama_options(spec))
         self._formatter = self._chat_formatter(llama_chat_format)
         model = self.llm._model  # the vocabulary digest walks 49k tokens: once, not per call
         self._vocab_sha256 = vocab_digest([model.token_get_text(i) for i in range(self.llm.n_vocab())])

@@ -34,7 +34,6 @@ from .base import (
 
 CONCURRENCY = 8  # requests in flight per gate call
 TOKEN_ID_PREFIX = "token_id:"  # vLLM's `return_tokens_as_token_ids` spelling
-SERVER_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1"}  # vLLM's CPU back-end needs a KV-cache size
 
 
 NO_PROMPT_LOGPROBS = (
@@ -77,12 +76,14 @@ class StreamedAnswer:
     finish_reason: str | None = None
     logprobs: list[Mapping[str, Any]] = field(default_factory=list)
     sent_s: float = 0.0
-    chunk_s: list[float] = field(default_factory=list)  # arrival of each chunk with content
+    # Arrival of each streamed event that carries a choice (vllm bench serve's token events:
+    # the first is the first token, the last ends the request; a usage-only event is neither).
+    event_s: list[float] = field(default_factory=list)
     usage: Mapping[str, Any] | None = None
 
     @property
     def ttft_s(self) -> float:
-        return (self.chunk_s[0] - self.sent_s) if self.chunk_s else 0.0
+        return (self.event_s[0] - self.sent_s) if self.event_s else 0.0
 
 
 def _choice_text(choice: Mapping[str, Any]) -> str:
@@ -108,10 +109,7 @@ def _choice_logprobs(choice: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _read_choice(answer: StreamedAnswer, choice: Mapping[str, Any]) -> None:
-    text = _choice_text(choice)
-    if text:
-        answer.text += text
-        answer.chunk_s.append(time.perf_counter())
+    answer.text += _choice_text(choice)
     answer.logprobs += _choice_logprobs(choice)
     answer.finish_reason = choice.get("finish_reason") or answer.finish_reason
 
@@ -130,7 +128,10 @@ async def stream_answer(client: Any, path: str, payload: Mapping[str, Any]) -> S
                 break
             chunk = json.loads(data)
             answer.usage = chunk.get("usage") or answer.usage
-            for choice in chunk.get("choices", ()):
+            choices = chunk.get("choices") or ()
+            if choices:
+                answer.event_s.append(time.perf_counter())
+            for choice in choices:
                 _read_choice(answer, choice)
     return answer
 
@@ -143,6 +144,7 @@ async def fetch_answer(client: Any, path: str, payload: Mapping[str, Any]) -> St
         raise EndpointError(f"{response.status_code} from {response.url}: {response.text[:300]}")
     body = response.json()
     answer.usage = body.get("usage")
+    answer.event_s.append(time.perf_counter())
     _read_choice(answer, body["choices"][0])
     return answer
 
@@ -165,35 +167,30 @@ class OpenAIEngine:
     def __init__(self, spec: CandidateSpec, model_path: Path) -> None:
         import httpx
 
+        from . import serving
+
         check_spec(spec)
         self.spec = spec
         self.stats = EngineStats()
         started = time.perf_counter()
-        self.server = self._launch(spec, model_path) if spec.server else None
         try:
-            self.endpoint = spec.endpoint or Endpoint(base_url=self.server.base_url, model=spec.name)
-            self.served_model = self.endpoint.model or spec.name
+            self.served = serving.serve(spec, model_path)
+        except serving.ServingError as exc:
+            raise EndpointError(str(exc)) from exc
+        try:
+            self.endpoint = self.served.endpoint
+            self.served_model = self.served.served_model
             self._client_args = {
-                "base_url": self.endpoint.base_url.rstrip("/") + "/",
-                "headers": headers_for(self.endpoint),
+                "base_url": self.served.base_url,
+                "headers": dict(self.served.headers),
                 "timeout": self.endpoint.timeout_s,
             }
             self._model_entry = self._check_endpoint(httpx)
             self.tokenizer = _load_tokenizer(model_path)
         except BaseException:  # a server started for this engine never outlives it
-            if self.server is not None:
-                self.server.stop()
+            self.served.stop()
             raise
         self.stats.load_s = time.perf_counter() - started
-
-    @staticmethod
-    def _launch(spec: CandidateSpec, model_path: Path) -> Any:
-        from . import servers
-
-        try:
-            return servers.launch(spec.server, model_path, spec.name, spec.dtype, spec.server_args, env=SERVER_ENV)
-        except servers.ServerError as exc:
-            raise EndpointError(f"{spec.name}: {exc}") from exc
 
     def _check_endpoint(self, httpx: Any) -> Mapping[str, Any]:
         """The served model's entry in /models; a clear error when the endpoint is down."""
@@ -343,5 +340,4 @@ class OpenAIEngine:
 
     def close(self) -> None:
         self.tokenizer = None
-        if self.server is not None:
-            self.server.stop()
+        self.served.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from ..config import CandidateSpec
 from .base import Engine
@@ -13,6 +14,7 @@ class EnginePool:
     def __init__(self, cache_dir: Path) -> None:
         self.cache_dir = cache_dir
         self._engines: dict[str, Engine] = {}
+        self._served: dict[str, Any] = {}  # name -> serving.ServedModel (latency gate)
         self.acquired: list[str] = []  # every engine this session asked for, in order
         self.load_seconds: dict[str, float] = {}
 
@@ -26,14 +28,33 @@ class EnginePool:
             self.acquired.append(spec.name)
         return self._engines[spec.name]
 
+    def served(self, spec: CandidateSpec) -> Any:
+        """The candidate as an endpoint (serving.ServedModel): an openai candidate's own, else
+        its runtime's server, started once and kept until the candidate is released."""
+        if spec.engine == "openai":
+            return self.get(spec).served  # type: ignore[attr-defined]
+        if spec.name not in self._served:
+            from .. import models
+            from . import serving
+
+            self._served[spec.name] = serving.serve(spec, models.resolve(spec.model, self.cache_dir))
+            self.acquired.append(f"{spec.name} (served)")
+        return self._served[spec.name]
+
     def is_loaded(self, name: str) -> bool:
         return name in self._engines
+
+    def loaded(self, name: str) -> Engine | None:
+        return self._engines.get(name)
 
     def release(self, name: str) -> None:
         engine = self._engines.pop(name, None)
         if engine is not None:
             engine.close()
+        served = self._served.pop(name, None)
+        if served is not None:
+            served.stop()
 
     def close(self) -> None:
-        for name in list(self._engines):
+        for name in [*self._engines, *self._served]:
             self.release(name)

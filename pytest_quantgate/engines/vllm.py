@@ -8,6 +8,7 @@ run is an `EngineUnavailable`, so the gate is skipped with the reason.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -53,6 +54,29 @@ def _on_cpu() -> bool:
         return True
 
 
+def engine_options(spec: CandidateSpec) -> dict[str, Any]:
+    """vLLM engine arguments: the candidate's runtime table over this machine's defaults."""
+    options: dict[str, Any] = {"max_model_len": DEFAULT_CONTEXT, "seed": 0, **spec.runtime}
+    if _on_cpu():  # torch.compile warm-up costs minutes on a small CPU; eager starts in ~25 s
+        options.setdefault("enforce_eager", True)
+    return options
+
+
+def server_options(spec: CandidateSpec) -> list[str]:
+    """The same engine arguments as `vllm serve` flags (booleans as bare switches)."""
+    reason = unsupported_reason(spec)
+    if reason:
+        raise EngineUnavailable(reason)
+    flags: list[str] = []
+    for key, value in engine_options(spec).items():
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            flags.append(flag)
+        elif value is not False:
+            flags += [flag, value if isinstance(value, str) else json.dumps(value)]
+    return flags
+
+
 def unsupported_reason(spec: CandidateSpec) -> str | None:
     """Why this machine cannot run the candidate's method, before vLLM is started."""
     method = str(spec.runtime.get("quantization", ""))
@@ -93,9 +117,7 @@ class VLLMEngine:
         self.spec = spec
         self.stats = EngineStats()
         started = time.perf_counter()
-        options: dict[str, Any] = {"max_model_len": DEFAULT_CONTEXT, "seed": 0, **spec.runtime}
-        if _on_cpu():  # torch.compile warm-up costs minutes on a small CPU; eager starts in ~25 s
-            options.setdefault("enforce_eager", True)
+        options = engine_options(spec)
         options.setdefault("max_logprobs", 64)  # the drift record keeps the top-32 per position
         try:
             self.llm = LLM(model=str(model_dir), dtype=spec.dtype, **options)

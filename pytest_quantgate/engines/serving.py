@@ -1,0 +1,105 @@
+"""A candidate as an OpenAI-compatible endpoint, for what only serving shows (latency, load).
+
+An `openai` candidate is served already (its endpoint) or by the server it names. A `vllm`
+or `llamacpp` candidate is served by its runtime's own server (`vllm serve`, llama-cpp-
+python's server) with the same weights and runtime flags as its offline engine. transformers
+has no serving runtime here: an `hf` candidate cannot be measured under load.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..config import CandidateSpec, Endpoint
+from . import servers
+from .base import EngineUnavailable
+
+SERVER_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1"}  # vLLM's CPU back-end needs a KV-cache size
+NOT_SERVED = (
+    "the hf engine has no serving runtime; measure latency on a served candidate "
+    "(engine = 'vllm' or 'llamacpp', or engine = 'openai' with an endpoint or a server)"
+)
+
+
+class ServingError(Exception):
+    """A server did not start or an endpoint is misdeclared; the message says what to do."""
+
+
+@dataclass
+class ServedModel:
+    """Where requests for one candidate go, and the local server behind it (if one was started)."""
+
+    name: str
+    endpoint: Endpoint
+    served_model: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    server: servers.LocalServer | None = None
+    model_path: Path | None = None  # the weights, whose tokenizer counts and renders tokens
+    _tokenizer: Any = field(default=None, repr=False)
+
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            from .openai import _load_tokenizer
+
+            assert self.model_path is not None
+            self._tokenizer = _load_tokenizer(self.model_path)
+        return self._tokenizer
+
+    @property
+    def base_url(self) -> str:
+        return self.endpoint.base_url.rstrip("/") + "/"
+
+    @property
+    def pid(self) -> int | None:
+        """The local server's process (memory is read from its process tree), if any."""
+        return self.server.process.pid if self.server is not None and self.server.process is not None else None
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
+def server_flags(spec: CandidateSpec) -> tuple[str, list[str]]:
+    """The server kind and the flags that give it the candidate's runtime settings."""
+    if spec.engine == "openai" and spec.server:
+        return spec.server, list(spec.server_args)
+    runtime = {"llamacpp": "llama_cpp", "vllm": "vllm"}.get(spec.engine)
+    if runtime and importlib.util.find_spec(runtime) is None:
+        raise EngineUnavailable(f"serving {spec.name} needs {runtime} installed in this environment")
+    if spec.engine == "llamacpp":
+        from .llamacpp import llama_options
+
+        # llama-cpp-python's server settings carry the Llama() argument names.
+        return "llamacpp", [arg for key, value in llama_options(spec).items() for arg in (f"--{key}", str(value))]
+    if spec.engine == "vllm":
+        from .vllm import server_options
+
+        return "vllm", server_options(spec)
+    raise EngineUnavailable(NOT_SERVED)
+
+
+def serve(spec: CandidateSpec, model_path: Path) -> ServedModel:
+    """The candidate's endpoint; a local server is started (and waited on) when it needs one."""
+    from .openai import check_spec, headers_for
+
+    if spec.engine == "openai":
+        check_spec(spec)
+        if spec.endpoint is not None:
+            return ServedModel(spec.name, spec.endpoint, spec.endpoint.model or spec.name, headers_for(spec.endpoint), None, model_path)
+    kind, flags = server_flags(spec)
+    try:
+        server = servers.launch(kind, model_path, spec.name, spec.dtype, flags, env=SERVER_ENV)
+    except servers.ServerError as exc:
+        raise ServingError(f"{spec.name}: {exc}") from exc
+    return ServedModel(spec.name, Endpoint(base_url=server.base_url, model=spec.name), spec.name, {}, server, model_path)
+
+
+def describe(served: ServedModel) -> dict[str, Any]:
+    """Where it was served (for the report: never the API key)."""
+    out: dict[str, Any] = {"base_url": served.endpoint.base_url, "model": served.served_model}
+    if served.server is not None:
+        out |= {"server": served.server.kind, "argv": served.server.argv[1:], "started_s": round(served.server.started_s, 2)}
+    return out

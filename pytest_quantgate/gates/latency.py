@@ -1,0 +1,172 @@
+"""Latency/load gate: the candidate's serving metrics as ratios to the baseline's, measured in
+the same run under the same traffic, alternately (A B A B).
+
+Per traffic shape, each budget is read on the pooled requests of every round. A ratio over
+budget fails only when every round pair (baseline round i, candidate round i) is over it too;
+when the rounds disagree the machine's own drift is as large as the effect, and the verdict is
+underpowered (more rounds or requests resolve it). Errors and timeouts above their budget, and
+absolute SLOs (goodput), fail outright. Memory is reported beside, never traded for speed: a
+candidate that is slower fails whatever it saves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from ..config import LatencyThresholds
+from ..latency_stats import RunMetrics
+from ..verdict import CaseOutcome, GateVerdict
+
+LABELS = {"ttft": "TTFT", "tpot": "TPOT", "itl": "ITL", "e2el": "E2E"}
+
+
+@dataclass(frozen=True)
+class ShapeComparison:
+    """One traffic shape: each model's rounds (in the order run) and their pooled metrics."""
+
+    shape: str
+    baseline_rounds: tuple[RunMetrics, ...]
+    candidate_rounds: tuple[RunMetrics, ...]
+    baseline: RunMetrics
+    candidate: RunMetrics
+
+
+@dataclass(frozen=True)
+class _Check:
+    outcome: str  # pass | fail | underpowered | error
+    problem: str
+    details: Mapping[str, Any]
+
+
+def _ratio(candidate: float, baseline: float) -> float:
+    return candidate / baseline if baseline > 0 else float("inf") if candidate > 0 else 1.0
+
+
+def _budget(name: str, pooled: float, rounds: Sequence[float], within: Any, describe: str) -> _Check:
+    """A ratio budget: pass inside it; fail when every round pair is outside; else underpowered."""
+    details = {"ratio": round(pooled, 4), "round_ratios": [round(r, 4) for r in rounds], "budget": describe}
+    if within(pooled):
+        return _Check("pass", "", details)
+    spread = f"rounds {min(rounds):.2f}x to {max(rounds):.2f}x" if len(rounds) > 1 else "one round"
+    if all(not within(r) for r in rounds):
+        return _Check("fail", f"{name} {pooled:.2f}x the baseline's (budget {describe}; {spread})", details)
+    return _Check(
+        "underpowered",
+        f"{name} {pooled:.2f}x the baseline's is over budget {describe} but the rounds disagree ({spread}): "
+        "raise gates.latency.rounds or num_requests",
+        details,
+    )
+
+
+def _checks(c: ShapeComparison, limits: LatencyThresholds) -> dict[str, _Check]:
+    checks: dict[str, _Check] = {}
+    if c.baseline.error_rate > limits.max_error_rate:
+        checks["baseline errors"] = _Check(
+            "error",
+            f"the baseline itself failed {c.baseline.errors} and timed out {c.baseline.timeouts} of {c.baseline.sent} "
+            "requests: the comparison is meaningless (check the baseline's server, time_limit_s, request_timeout_s)",
+            {"errors": c.baseline.errors, "timeouts": c.baseline.timeouts},
+        )
+    bad = c.candidate.error_rate > limits.max_error_rate
+    checks["errors"] = _Check(
+        "fail" if bad else "pass",
+        f"{c.candidate.errors} errors and {c.candidate.timeouts} timeouts in {c.candidate.sent} requests "
+        f"(error rate {c.candidate.error_rate:.1%} > {limits.max_error_rate:.1%})" if bad else "",
+        {"errors": c.candidate.errors, "timeouts": c.candidate.timeouts, "error_rate": c.candidate.error_rate},
+    )
+    pairs = list(zip(c.baseline_rounds, c.candidate_rounds))
+    for key, budget in sorted(limits.max_ratio.items()):
+        metric, statistic = key.split("_", 1)
+        name = f"{LABELS[metric]} {statistic}"
+        checks[key] = _budget(
+            name,
+            _ratio(c.candidate.value(key), c.baseline.value(key)),
+            [_ratio(cand.value(key), base.value(key)) for base, cand in pairs],
+            lambda r, b=budget: r <= b,
+            f"<= {budget:g}x",
+        )
+    if limits.min_throughput_ratio > 0:
+        checks["output_throughput"] = _budget(
+            "output throughput",
+            _ratio(c.candidate.output_throughput, c.baseline.output_throughput),
+            [_ratio(cand.output_throughput, base.output_throughput) for base, cand in pairs],
+            lambda r: r >= limits.min_throughput_ratio,
+            f">= {limits.min_throughput_ratio:g}x",
+        )
+    if limits.slo and c.candidate.good_share is not None:
+        ok = c.candidate.good_share >= limits.min_goodput
+        checks["goodput"] = _Check(
+            "pass" if ok else "fail",
+            "" if ok else (
+                f"{c.candidate.good_share:.0%} of requests meet the SLOs {dict(limits.slo)} "
+                f"(needs {limits.min_goodput:.0%}; baseline {c.baseline.good_share:.0%})"
+            ),
+            {"good_share": c.candidate.good_share, "baseline_good_share": c.baseline.good_share},
+        )
+    return checks
+
+
+def _key_metric(comparisons: Sequence[ShapeComparison], limits: LatencyThresholds) -> str:
+    worst = comparisons[-1]  # the heaviest load is listed last
+    parts = [
+        f"{LABELS[k.split('_')[0]]} {k.split('_', 1)[1]} {_ratio(worst.candidate.value(k), worst.baseline.value(k)):.2f}x"
+        for k in sorted(limits.max_ratio)
+    ]
+    parts.append(f"tok/s {_ratio(worst.candidate.output_throughput, worst.baseline.output_throughput):.2f}x")
+    return f"{worst.shape}: " + ", ".join(parts)
+
+
+def evaluate(
+    comparisons: Sequence[ShapeComparison], limits: LatencyThresholds, memory: Mapping[str, Any] | None = None
+) -> GateVerdict:
+    if not comparisons:
+        raise ValueError("the latency gate needs at least one traffic shape")
+    cases = []
+    outcomes = []
+    for comparison in comparisons:
+        for name, check in _checks(comparison, limits).items():
+            outcomes.append(check.outcome)
+            cases.append(
+                CaseOutcome(f"{comparison.shape}:{name}", check.outcome == "pass", (check.problem,) if check.problem else (), check.details)
+            )
+    verdict = next((v for v in ("error", "fail", "underpowered") if v in outcomes), "pass")
+    problems = [p for case in cases for p in case.problems]
+    reason = {
+        "pass": f"within every budget at {len(comparisons)} traffic shape(s), {limits.rounds} round(s) each",
+        "fail": problems[0] if problems else "",
+        "underpowered": problems[0] if problems else "",
+        "error": problems[0] if problems else "",
+    }[verdict]
+    metrics = {
+        "shapes": {
+            c.shape: {
+                "baseline": c.baseline.to_dict(),
+                "candidate": c.candidate.to_dict(),
+                "rounds": {
+                    "baseline": [r.to_dict() for r in c.baseline_rounds],
+                    "candidate": [r.to_dict() for r in c.candidate_rounds],
+                },
+            }
+            for c in comparisons
+        },
+        "memory": dict(memory or {}),
+    }
+    thresholds = {
+        "max_ratio": dict(limits.max_ratio),
+        "min_throughput_ratio": limits.min_throughput_ratio,
+        "max_error_rate": limits.max_error_rate,
+        "rounds": limits.rounds,
+        "num_requests": limits.num_requests,
+    }
+    if limits.slo:
+        thresholds |= {"slo": dict(limits.slo), "min_goodput": limits.min_goodput}
+    return GateVerdict(
+        gate="latency",
+        verdict=verdict,  # type: ignore[arg-type]
+        reason=reason,
+        metrics=metrics,
+        thresholds=thresholds,
+        key_metric=_key_metric(comparisons, limits),
+        cases=tuple(cases),
+    )
