@@ -37,25 +37,32 @@ class _Check:
     outcome: str  # pass | fail | underpowered | error
     problem: str
     details: Mapping[str, Any]
+    severity: float = 0.0  # how far outside its budget (the reason leads with the worst)
 
 
 def _ratio(candidate: float, baseline: float) -> float:
     return candidate / baseline if baseline > 0 else float("inf") if candidate > 0 else 1.0
 
 
-def _budget(name: str, pooled: float, rounds: Sequence[float], within: Any, describe: str) -> _Check:
+def _budget(name: str, pooled: float, rounds: Sequence[float], budget: float, higher_is_worse: bool) -> _Check:
     """A ratio budget: pass inside it; fail when every round pair is outside; else underpowered."""
+    describe = f"<= {budget:g}x" if higher_is_worse else f">= {budget:g}x"
     details = {"ratio": round(pooled, 4), "round_ratios": [round(r, 4) for r in rounds], "budget": describe}
-    if within(pooled):
+
+    def over(ratio: float) -> float:
+        return ratio / budget if higher_is_worse else (budget / ratio if ratio > 0 else float("inf"))
+
+    if over(pooled) <= 1:
         return _Check("pass", "", details)
     spread = f"rounds {min(rounds):.2f}x to {max(rounds):.2f}x" if len(rounds) > 1 else "one round"
-    if all(not within(r) for r in rounds):
-        return _Check("fail", f"{name} {pooled:.2f}x the baseline's (budget {describe}; {spread})", details)
+    if all(over(r) > 1 for r in rounds):
+        return _Check("fail", f"{name} {pooled:.2f}x the baseline's (budget {describe}; {spread})", details, over(pooled))
     return _Check(
         "underpowered",
         f"{name} {pooled:.2f}x the baseline's is over budget {describe} but the rounds disagree ({spread}): "
         "raise gates.latency.rounds or num_requests",
         details,
+        over(pooled),
     )
 
 
@@ -67,6 +74,7 @@ def _checks(c: ShapeComparison, limits: LatencyThresholds) -> dict[str, _Check]:
             f"the baseline itself failed {c.baseline.errors} and timed out {c.baseline.timeouts} of {c.baseline.sent} "
             "requests: the comparison is meaningless (check the baseline's server, time_limit_s, request_timeout_s)",
             {"errors": c.baseline.errors, "timeouts": c.baseline.timeouts},
+            float("inf"),
         )
     bad = c.candidate.error_rate > limits.max_error_rate
     checks["errors"] = _Check(
@@ -74,6 +82,7 @@ def _checks(c: ShapeComparison, limits: LatencyThresholds) -> dict[str, _Check]:
         f"{c.candidate.errors} errors and {c.candidate.timeouts} timeouts in {c.candidate.sent} requests "
         f"(error rate {c.candidate.error_rate:.1%} > {limits.max_error_rate:.1%})" if bad else "",
         {"errors": c.candidate.errors, "timeouts": c.candidate.timeouts, "error_rate": c.candidate.error_rate},
+        float("inf") if bad else 0.0,
     )
     pairs = list(zip(c.baseline_rounds, c.candidate_rounds))
     for key, budget in sorted(limits.max_ratio.items()):
@@ -83,16 +92,16 @@ def _checks(c: ShapeComparison, limits: LatencyThresholds) -> dict[str, _Check]:
             name,
             _ratio(c.candidate.value(key), c.baseline.value(key)),
             [_ratio(cand.value(key), base.value(key)) for base, cand in pairs],
-            lambda r, b=budget: r <= b,
-            f"<= {budget:g}x",
+            budget,
+            higher_is_worse=True,
         )
     if limits.min_throughput_ratio > 0:
         checks["output_throughput"] = _budget(
             "output throughput",
             _ratio(c.candidate.output_throughput, c.baseline.output_throughput),
             [_ratio(cand.output_throughput, base.output_throughput) for base, cand in pairs],
-            lambda r: r >= limits.min_throughput_ratio,
-            f">= {limits.min_throughput_ratio:g}x",
+            limits.min_throughput_ratio,
+            higher_is_worse=False,
         )
     if limits.slo and c.candidate.good_share is not None:
         ok = c.candidate.good_share >= limits.min_goodput
@@ -103,6 +112,7 @@ def _checks(c: ShapeComparison, limits: LatencyThresholds) -> dict[str, _Check]:
                 f"(needs {limits.min_goodput:.0%}; baseline {c.baseline.good_share:.0%})"
             ),
             {"good_share": c.candidate.good_share, "baseline_good_share": c.baseline.good_share},
+            0.0 if ok else 1 + limits.min_goodput - c.candidate.good_share,
         )
     return checks
 
@@ -122,22 +132,19 @@ def evaluate(
 ) -> GateVerdict:
     if not comparisons:
         raise ValueError("the latency gate needs at least one traffic shape")
-    cases = []
-    outcomes = []
-    for comparison in comparisons:
-        for name, check in _checks(comparison, limits).items():
-            outcomes.append(check.outcome)
-            cases.append(
-                CaseOutcome(f"{comparison.shape}:{name}", check.outcome == "pass", (check.problem,) if check.problem else (), check.details)
-            )
+    checks = [(f"{c.shape}:{name}", check) for c in comparisons for name, check in _checks(c, limits).items()]
+    cases = [
+        CaseOutcome(case_id, check.outcome == "pass", (check.problem,) if check.problem else (), check.details)
+        for case_id, check in checks
+    ]
+    outcomes = {check.outcome for _, check in checks}
     verdict = next((v for v in ("error", "fail", "underpowered") if v in outcomes), "pass")
-    problems = [p for case in cases for p in case.problems]
-    reason = {
-        "pass": f"within every budget at {len(comparisons)} traffic shape(s), {limits.rounds} round(s) each",
-        "fail": problems[0] if problems else "",
-        "underpowered": problems[0] if problems else "",
-        "error": problems[0] if problems else "",
-    }[verdict]
+    if verdict == "pass":
+        reason = f"within every budget at {len(comparisons)} traffic shape(s), {limits.rounds} round(s) each"
+    else:
+        decisive = sorted(((cid, c) for cid, c in checks if c.outcome == verdict), key=lambda item: -item[1].severity)
+        case_id, worst = decisive[0]
+        reason = f"{case_id.split(':')[0]}: {worst.problem}" + (f" (+{len(decisive) - 1} more)" if len(decisive) > 1 else "")
     metrics = {
         "shapes": {
             c.shape: {
