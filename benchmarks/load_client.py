@@ -11,8 +11,10 @@ TTFT/ITL error at 64 requests in flight is its distortion.
 
 vllm: `vllm serve` with the demo's float32 checkpoint on loopback; vLLM's own benchmark
 client and ours send the same prompts (the golden prompts, 32 output tokens, stop ignored,
-greedy) at the same concurrency, alternately (bench, ours, bench, ours), and their TTFT,
-TPOT, ITL, E2E and throughput are printed side by side.
+greedy) at the same concurrency, alternately (bench, ours, ours, bench), and their TTFT,
+TPOT, ITL, E2E and throughput are printed side by side. `vllm bench serve`'s custom dataset
+needs pandas (vLLM's `bench` extra): pip install pandas. --pin gives the server core 0 and
+the clients core 1, so that neither client's own CPU use slows the server it measures.
 """
 
 from __future__ import annotations
@@ -69,29 +71,34 @@ def capacity() -> None:
     payload = {"model": "fake", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 32}
     process, url = fake_server(0.0, 0.0, 32)
     try:
-        print("trivial server, 32 tokens per answer, no waiting")
-        print(f"{'concurrency':>11} {'requests':>8} {'req/s':>8} {'events/s':>9}")
+        print("trivial server, 32 tokens per answer, no waiting (client CPU: share of one core the client used)")
+        print(f"{'concurrency':>11} {'requests':>8} {'req/s':>8} {'events/s':>9} {'client CPU':>10}")
         for concurrency, count in ((1, 200), (16, 600), (64, 1000)):
             ours(url, [payload] * 20, concurrency)  # warm the pool
+            cpu = time.process_time()
             run = ours(url, [payload] * count, concurrency)
+            cpu = (time.process_time() - cpu) / run.duration_s
             events = sum(len(r.event_s) for r in run.results)
             assert all(r.ok for r in run.results)
-            print(f"{concurrency:>11} {count:>8} {count / run.duration_s:8.0f} {events / run.duration_s:9.0f}")
+            print(f"{concurrency:>11} {count:>8} {count / run.duration_s:8.0f} {events / run.duration_s:9.0f} {cpu:10.0%}")
     finally:
         process.terminate()
-    process, url = fake_server(0.05, 0.01, 32)
-    try:
-        run = ours(url, [payload] * 256, 64)
-        metrics = latency_stats.summarize([run], lambda text: len(text.split()))
-        print("server waits 50 ms to the first token, 10 ms between tokens; 256 requests, 64 in flight")
-        print(f"  TTFT median {metrics.ttft.median:.1f} ms, p99 {metrics.ttft.p99:.1f} ms (true 50)")
-        print(f"  ITL  median {metrics.itl.median:.2f} ms, p99 {metrics.itl.p99:.2f} ms (true 10)")
-        print(f"  TPOT median {metrics.tpot.median:.2f} ms (true 10)")
-    finally:
-        process.terminate()
+    for ttft, itl, concurrency in ((0.05, 0.02, 1), (0.05, 0.02, 16), (0.05, 0.01, 64)):
+        process, url = fake_server(ttft, itl, 32)
+        try:
+            run = ours(url, [payload] * (4 * concurrency), concurrency)
+            metrics = latency_stats.summarize([run], lambda text: len(text.split()))
+            rate = sum(len(r.event_s) for r in run.results) / run.duration_s
+            print(f"server waits {ttft * 1000:.0f} ms to the first token, {itl * 1000:.0f} ms between tokens; "
+                  f"{4 * concurrency} requests, {concurrency} in flight ({rate:.0f} token events/s)")
+            print(f"  TTFT median {metrics.ttft.median:.1f} ms, p99 {metrics.ttft.p99:.1f} ms (true {ttft * 1000:.0f})")
+            print(f"  ITL  median {metrics.itl.median:.2f} ms, p99 {metrics.itl.p99:.2f} ms (true {itl * 1000:.0f})")
+            print(f"  TPOT median {metrics.tpot.median:.2f} ms (true {itl * 1000:.0f})")
+        finally:
+            process.terminate()
 
 
-def vllm_agreement(concurrency: int, prompts: int, output_len: int, pairs: int) -> None:
+def vllm_agreement(concurrency: int, prompts: int, output_len: int, pairs: int, pin: bool) -> None:
     from pytest_quantgate import config, latency_stats, models
     from pytest_quantgate.cases import GOLDEN
     from pytest_quantgate.engines import serving
@@ -101,7 +108,16 @@ def vllm_agreement(concurrency: int, prompts: int, output_len: int, pairs: int) 
     cache = Path(os.environ.get("QUANTGATE_CACHE_DIR") or models.default_cache_dir())
     model = models.resolve(spec.model, cache)
     texts = [c.prompt for c in GOLDEN.builtin_cases()][:prompts]
+    if pin:  # the server's OpenMP threads on core 0 (vLLM's CPU back-end binds them itself)
+        os.environ["VLLM_CPU_OMP_THREADS_BIND"] = "0"
     served = serving.serve(spec, model)
+    if pin:  # the server's processes on core 0, the clients (this one, vllm bench's child) on core 1
+        import psutil
+
+        server = psutil.Process(served.pid)
+        for process in [server, *server.children(recursive=True)]:
+            process.cpu_affinity([0])
+        os.sched_setaffinity(0, {1})
     work = Path(tempfile.mkdtemp(prefix="quantgate-bench-"))
     dataset = work / "prompts.jsonl"
     dataset.write_text("".join(json.dumps({"prompt": t}) + "\n" for t in texts))
@@ -126,24 +142,29 @@ def vllm_agreement(concurrency: int, prompts: int, output_len: int, pairs: int) 
     rows = []
     try:
         ours(served.base_url, payloads[:4], 1)  # warm-up, as vllm bench serve sends a test request
-        for pair in range(pairs):
-            name = f"bench{pair}.json"
-            subprocess.run([sys.executable, "-c", driver, *bench_args, "--result-filename", name], check=True, cwd=work,
-                           stdout=subprocess.DEVNULL)
-            result = json.loads((work / name).read_text())
-            rows.append(("vllm bench serve", {k: result[k] for k in result if k.endswith("_ms") or k.endswith("throughput")}))
+        for index, client in enumerate(["bench", "ours", "ours", "bench"] * ((pairs + 1) // 2)):  # A B B A
+            if client == "bench":
+                name = f"bench{index}.json"
+                subprocess.run([sys.executable, "-c", driver, *bench_args, "--result-filename", name], check=True,
+                               cwd=work, stdout=subprocess.DEVNULL)
+                result = json.loads((work / name).read_text())
+                rows.append(("vllm bench serve", {k: v for k, v in result.items() if k.endswith(("_ms", "throughput"))}))
+                continue
+            cpu = time.process_time()
             run = ours(served.base_url, payloads, concurrency)
+            cpu = (time.process_time() - cpu) / run.duration_s
             m = latency_stats.summarize([run], lambda text: len(tokenizer.encode(text, add_special_tokens=False)))
-            ours_row = {"output_throughput": m.output_throughput, "request_throughput": m.request_throughput}
+            row = {"output_throughput": m.output_throughput, "client_cpu_%": 100 * cpu}
             for metric in latency_stats.METRICS:
                 d = getattr(m, metric)
-                ours_row |= {f"mean_{metric}_ms": d.mean, f"median_{metric}_ms": d.median, f"p99_{metric}_ms": d.p99}
-            rows.append(("pytest-quantgate", ours_row))
+                row |= {f"mean_{metric}_ms": d.mean, f"median_{metric}_ms": d.median, f"p99_{metric}_ms": d.p99}
+            rows.append(("pytest-quantgate", row))
     finally:
         served.stop()
     keys = ["median_ttft_ms", "p99_ttft_ms", "median_tpot_ms", "median_itl_ms", "p99_itl_ms", "median_e2el_ms",
-            "output_throughput"]
-    print(f"vllm serve {spec.name} (demo float32), {prompts} golden prompts, {output_len} tokens, concurrency {concurrency}")
+            "output_throughput", "client_cpu_%"]
+    where = "server pinned to core 0, clients to core 1" if pin else "server and client share the cores"
+    print(f"vllm serve {spec.name} (demo float32), {prompts} golden prompts, {output_len} tokens, concurrency {concurrency}; {where}")
     print(f"{'client':<17} " + " ".join(f"{k.removesuffix('_ms'):>16}" for k in keys))
     for client, row in rows:
         print(f"{client:<17} " + " ".join(f"{row.get(k, float('nan')):16.1f}" for k in keys))
@@ -156,8 +177,9 @@ if __name__ == "__main__":  # vLLM spawns workers: keep the work behind the guar
     parser.add_argument("--prompts", type=int, default=32)
     parser.add_argument("--output-len", type=int, default=32)
     parser.add_argument("--pairs", type=int, default=2)
+    parser.add_argument("--pin", action="store_true", help="server on core 0, clients on core 1 (no CPU contention)")
     args = parser.parse_args()
     if args.check == "capacity":
         capacity()
     else:
-        vllm_agreement(args.concurrency, args.prompts, args.output_len, args.pairs)
+        vllm_agreement(args.concurrency, args.prompts, args.output_len, args.pairs, args.pin)
