@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import warnings
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
@@ -253,6 +255,13 @@ class GateHarness:
         from .engines import footprint, loadgen, serving
 
         limits = thresholds or self.state.config.latency
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        if workers > 1:
+            warnings.warn(
+                f"quantgate: latency of {self.candidate.name} measured while {workers} xdist workers share the machine; "
+                "run the latency gate alone (-m latency -p no:xdist) for figures you can compare",
+                stacklevel=2,
+            )
         pool = self.state.engine_pool()
         served = {}
         for role, spec in (("baseline", self.baseline), ("candidate", self.candidate)):
@@ -311,7 +320,8 @@ class GateHarness:
             for shape in shapes
         }
         pictures = self._latency_plots(comparisons, samples)
-        return self._attach(replace(verdict, metrics={**verdict.metrics, "plots": [str(p) for p in pictures]}))
+        extra = {"plots": [str(p) for p in pictures], "xdist_workers": workers}
+        return self._attach(replace(verdict, metrics={**verdict.metrics, **extra}))
 
     def _latency_plots(self, comparisons: Sequence[Any], samples: Mapping[str, Any]) -> list[Any]:
         """PNGs next to the report (or in pytest's base temp folder without one)."""

@@ -183,3 +183,47 @@ def test_pictures_are_written_whole(tmp_path: Path) -> None:
     for path in (cdf, curve):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cdf.png", "tput.png"]  # no temporary files left
+
+
+# -- the traffic ---------------------------------------------------------------------------
+class CharTokenizer:
+    """One token per character; ids 0-2 are special (enough for the traffic's plumbing)."""
+
+    all_special_ids = [0, 2, 1, 2]
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        return [ord(c) + 3 for c in text]
+
+    def decode(self, ids: list[int]) -> str:
+        return "".join(chr(i - 3) for i in ids)
+
+    def apply_chat_template(self, chat: list[dict], tokenize: bool, add_generation_prompt: bool) -> str:
+        return "".join(f"<{m['role']}>{m['content']}" for m in chat) + "<assistant>"
+
+
+def test_both_models_get_the_same_reproducible_requests() -> None:
+    from pytest_quantgate import traffic
+    from pytest_quantgate.cases import GOLDEN
+    from pytest_quantgate.config import Endpoint
+    from pytest_quantgate.engines.serving import ServedModel
+
+    golden = GOLDEN.builtin_cases()
+    limits = LatencyThresholds(num_requests=len(golden) + 4, warmup_requests=2, output_len=20)
+    warmup, measured = traffic.build(limits, CharTokenizer(), golden)
+    assert len(warmup) == 2 and len(measured) == len(golden) + 4
+    assert measured[-1].messages[-1].content == golden[(len(golden) + 5) % len(golden)].prompt  # cycled
+    assert {r.max_tokens for r in measured} == {20}
+    synthetic = replace(limits, dataset="synthetic", input_len=100, range_ratio=0.5, seed=7)
+    first, again = traffic.build(synthetic, CharTokenizer(), golden), traffic.build(synthetic, CharTokenizer(), golden)
+    assert first == again
+    lengths = [len(r.messages[0].content) for r in first[1]]
+    assert min(lengths) >= 50 and max(lengths) <= 150 and len(set(lengths)) > 3
+    assert all(10 <= r.max_tokens <= 30 for r in first[1])
+
+    chat = ServedModel("c", Endpoint(base_url="http://x/v1"), "served-c")
+    body = traffic.payload(chat, measured[0], CharTokenizer(), fixed_output_len=True)
+    assert body["model"] == "served-c" and body["messages"][-1]["content"] == measured[0].messages[-1].content
+    assert body["logit_bias"] == {"0": -100.0, "1": -100.0, "2": -100.0} and body["ignore_eos"] is True
+    completions = ServedModel("c", Endpoint(base_url="http://x/v1", api="completions"), "c")
+    body = traffic.payload(completions, measured[0], CharTokenizer(), fixed_output_len=False)
+    assert body["prompt"].endswith("<assistant>") and "logit_bias" not in body and traffic.api_path(completions) == "completions"

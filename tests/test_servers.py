@@ -44,3 +44,24 @@ def test_a_server_that_never_gets_healthy_is_stopped(tmp_path: Path) -> None:
     with pytest.raises(servers.ServerError, match="not healthy after 2 s"):
         server.start(timeout_s=2)
     assert server.process is None  # stopped, not left running
+
+
+def test_offline_candidates_are_served_with_their_runtime_flags() -> None:
+    from pytest_quantgate.config import CandidateSpec
+    from pytest_quantgate.engines import serving, vllm
+    from pytest_quantgate.engines.base import EngineUnavailable
+
+    pytest.importorskip("llama_cpp")
+    import llama_cpp
+
+    gguf = CandidateSpec("q8", "llamacpp", "/m.gguf", runtime={"type_k": "q8_0", "flash_attn": True, "n_batch": 1})
+    kind, flags = serving.server_flags(gguf)
+    assert kind == "llamacpp"
+    assert flags[flags.index("--type_k") + 1] == str(llama_cpp.GGML_TYPE_Q8_0)  # ggml names become the server's ids
+    assert flags[flags.index("--n_batch") + 1] == "1" and flags[flags.index("--flash_attn") + 1] == "True"
+    fp8kv = CandidateSpec("kv", "vllm", "/m", runtime={"kv_cache_dtype": "fp8", "enforce_eager": True, "max_num_seqs": 4})
+    options = vllm.server_options(fp8kv)
+    assert options[options.index("--kv-cache-dtype") + 1] == "fp8" and "--enforce-eager" in options
+    assert options[options.index("--max-num-seqs") + 1] == "4"
+    with pytest.raises(EngineUnavailable, match="hf engine has no serving runtime"):
+        serving.server_flags(CandidateSpec("b", "hf", "/m"))
