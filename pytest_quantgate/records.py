@@ -113,11 +113,19 @@ def record_name(test_name: str, baseline: str) -> str:
 class BaselineRecords:
     """Reads or (re)writes the baseline's answers for one test through its syrupy snapshot."""
 
-    def __init__(self, snapshot: "SnapshotAssertion", test_name: str, baseline: str, fingerprint: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        snapshot: "SnapshotAssertion",
+        test_name: str,
+        baseline: str,
+        fingerprint: Mapping[str, Any],
+        refresh: str = "pytest --quant-candidate=<candidate> --snapshot-update",
+    ) -> None:
         self.snapshot = snapshot.use_extension(BaselineRecordExtension)
         self.name = record_name(test_name, baseline)
         self.baseline = baseline
         self.fingerprint = dict(fingerprint)
+        self.refresh = refresh  # the command that re-records this file
 
     @property
     def updating(self) -> bool:
@@ -149,16 +157,18 @@ class BaselineRecords:
             assert self.snapshot(name=self.name) == record
             return results, "engine"
         record = self._recall()
-        hint = "re-record it: pytest --quant-candidate=<candidate> --snapshot-update"
+        hint = f"re-record it: {self.refresh}"
         if record is None:
             raise RecordError(
                 f"no baseline record {self.name}.json for baseline {self.baseline!r} in "
                 f"{snapshot_root(self.snapshot.test_location.item.config)}; {hint}"
             )
         if record.get("format") != RECORD_FORMAT or record.get("fingerprint") != self.fingerprint:
+            recorded = record.get("fingerprint") or {}
+            changed = sorted(k for k in {*recorded, *self.fingerprint} if recorded.get(k) != self.fingerprint.get(k))
             raise RecordError(
-                f"baseline record {self.name}.json was made for a different baseline "
-                f"(recorded fingerprint {record.get('fingerprint')}, now {self.fingerprint}); {hint}"
+                f"baseline record {self.name}.json is stale: it was made for a different baseline "
+                f"({', '.join(changed) or 'format'} changed: recorded {recorded}, now {self.fingerprint}); {hint}"
             )
         stale = [cid for cid, key in keys.items() if record["cases"].get(cid, {}).get("request") != key]
         if stale:

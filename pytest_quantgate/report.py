@@ -116,12 +116,15 @@ def format_table(rows: Sequence[Sequence[str]]) -> list[str]:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write to a temporary file beside `path`, then rename: readers never see half a report."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False, default=str)
-            fh.write("\n")
+            fh.write(text)
         publish(Path(tmp), path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -61,7 +61,8 @@ def test_missing_record_is_a_clear_error(pytester: pytest.Pytester, tmp_path: Pa
     result = pytester.runpytest_inprocess("--quant-candidate=hf-int8", "--quantgate-report=r.json", *SUITE)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
-        "*no baseline record test_golden--baseline.json for baseline 'baseline'*re-record it: pytest --quant-candidate=<candidate> --snapshot-update*"
+        "*no baseline record test_golden--baseline.json for baseline 'baseline'*"
+        "re-record it: pytest --quant-candidate=hf-int8 --quantgate-suite=only -m golden --snapshot-update*"
     ])
     entry = gate(report_of(pytester.path / "r.json"), "hf-int8")
     assert entry["verdict"] == "error"
@@ -79,7 +80,10 @@ def test_stale_record_fingerprint_is_a_clear_error(pytester: pytest.Pytester, re
     pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=str(records)))
     result = pytester.runpytest_inprocess("--quant-candidate=hf-int8", *SUITE)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*was made for a different baseline*--snapshot-update*"])
+    result.stdout.fnmatch_lines([
+        "*test_golden--baseline.json is stale*(model_sha256 changed*"
+        "re-record it: pytest --quant-candidate=hf-int8 --quantgate-suite=only -m golden --snapshot-update*"
+    ])
 
 
 USER_TEST = '''

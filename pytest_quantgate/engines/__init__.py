@@ -54,9 +54,19 @@ def check_spec(spec: CandidateSpec) -> None:
     importlib.import_module(_MODULES[spec.engine]).check_spec(spec)
 
 
+def require(spec: CandidateSpec) -> None:
+    """Skip-worthy: the machine lacks what the candidate declares it needs (`requires`)."""
+    from ..environment import unmet_requirements
+
+    reason = unmet_requirements(spec.requires)
+    if reason:
+        raise EngineUnavailable(reason)
+
+
 def load_engine(spec: CandidateSpec, cache_dir: Path) -> Engine:
     from .. import models
 
+    require(spec)
     module = importlib.import_module(_MODULES[spec.engine])
     model_dir = models.resolve(spec.model, cache_dir)
     return getattr(module, _CLASSES[spec.engine])(spec, model_dir)

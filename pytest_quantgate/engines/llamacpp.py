@@ -59,11 +59,11 @@ def check_spec(spec: CandidateSpec) -> None:
 def llama_options(spec: CandidateSpec) -> dict[str, Any]:
     """Llama() arguments from the candidate's runtime table (KV-cache types by ggml name),
     with this machine's defaults; llama.cpp's server takes the same names as flags."""
-    import llama_cpp
-
     options = dict(spec.runtime)
     for key in ("type_k", "type_v"):
         if isinstance(options.get(key), str):
+            import llama_cpp
+
             name = f"GGML_TYPE_{options[key].upper()}"
             if not hasattr(llama_cpp, name):
                 raise ConfigError(f"key candidates.{spec.name}.runtime.{key}: unknown ggml type {options[key]!r}")

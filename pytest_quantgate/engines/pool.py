@@ -35,8 +35,9 @@ class EnginePool:
             return self.get(spec).served  # type: ignore[attr-defined]
         if spec.name not in self._served:
             from .. import models
-            from . import serving
+            from . import require, serving
 
+            require(spec)
             self._served[spec.name] = serving.serve(spec, models.resolve(spec.model, self.cache_dir))
             self.acquired.append(f"{spec.name} (served)")
         return self._served[spec.name]

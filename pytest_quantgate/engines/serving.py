@@ -62,12 +62,13 @@ class ServedModel:
             self.server.stop()
 
 
-def server_flags(spec: CandidateSpec) -> tuple[str, list[str]]:
-    """The server kind and the flags that give it the candidate's runtime settings."""
+def server_flags(spec: CandidateSpec, require_runtime: bool = True) -> tuple[str, list[str]]:
+    """The server kind and the flags that give it the candidate's runtime settings
+    (`require_runtime=False`: the command line only, for a machine that will serve it)."""
     if spec.engine == "openai" and spec.server:
         return spec.server, list(spec.server_args)
     runtime = {"llamacpp": "llama_cpp", "vllm": "vllm"}.get(spec.engine)
-    if runtime and importlib.util.find_spec(runtime) is None:
+    if require_runtime and runtime and importlib.util.find_spec(runtime) is None:
         raise EngineUnavailable(f"serving {spec.name} needs {runtime} installed in this environment")
     if spec.engine == "llamacpp":
         from .llamacpp import llama_options

@@ -1,0 +1,140 @@
+"""The rollout outputs (fast tier): the release report (Markdown and self-contained HTML) and
+the rollout manifest with its serving and rollback commands, from hand-made reports."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+
+from pytest_quantgate import manifest, release_report
+from pytest_quantgate.config import CandidateSpec
+
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+
+
+def report(plot: Path | None = None) -> dict:
+    golden = {
+        "gate": "golden", "verdict": "fail", "test": "quantgate-suite/gate_golden.py::test_golden[c]",
+        "reason": "expectations: 3 pass->fail", "key_metric": "exact 40%, expectations 40% vs 64%",
+        "thresholds": {"margin": 0.1},
+        "metrics": {"baseline_expectation_rate": 0.64, "candidate_expectation_rate": 0.4,
+                    "baseline_expectation_rate_wilson": [0.5, 0.75], "candidate_expectation_rate_wilson": [0.28, 0.53],
+                    "flips_pass_to_fail": 3, "mcnemar_p": 0.01},
+        "cases": [
+            {"case_id": "capital-spain", "passed": False, "problems": ["expectation contains 'Madrid' held for the baseline"],
+             "details": {"baseline_text": "The capital of Spain is Madrid.", "candidate_text": "It is <b>Barcelona</b> | x"}},
+            {"case_id": "ok", "passed": True, "problems": [], "details": {}},
+        ],
+    }
+    latency = {
+        "gate": "latency", "verdict": "pass", "test": "quantgate-suite/gate_latency.py::test_latency[c]", "reason": "within",
+        "key_metric": "", "thresholds": {}, "cases": [],
+        "metrics": {"plots": [str(plot)] if plot else [], "shapes": {"concurrency=1": {
+            side: {"ttft": d, "tpot": d, "itl": d, "e2el": d, "output_throughput": 10.0, "request_throughput": 1.0,
+                   "errors": 0, "timeouts": 0, "sent": 4}
+            for side, d in (("baseline", {"median": 100.0, "p90": 110.0, "p99": 120.0}),
+                            ("candidate", {"median": 120.0, "p90": 130.0, "p99": 150.0}))}}},
+    }
+    spec = {"engine": "vllm", "model": "m", "dtype": "bfloat16", "runtime": {}, "description": "AWQ"}
+    return {"created": "2026-11-27T00:00:00+00:00", "environment": {"platform": "Linux", "cpu_count": 2},
+            "candidates": [{"name": "c", "baseline": "b", "verdict": "fail", "spec": spec, "gates": [latency, golden]}]}
+
+
+def test_markdown_report_leads_with_verdicts_and_shows_failed_cases_side_by_side(tmp_path: Path) -> None:
+    (tmp_path / "r.json").write_text("{}")
+    plot = tmp_path / "r-c-latency-cdf.png"
+    plot.write_bytes(PNG)
+    markdown, html = release_report.write(report(plot), tmp_path / "r.json", {"c": tmp_path / "r-c-manifest.json"})
+    text = markdown.read_text()
+    lines = text.splitlines()
+    table = lines.index("| candidate | baseline | overall | golden | latency |")
+    assert lines[table + 2] == "| c | b | **FAIL** | fail | pass |"
+    assert "| expectation_rate | 0.64 | 0.4 | -0.24 | [0.28, 0.53] |" in text
+    assert "| capital-spain | expectation contains 'Madrid' held for the baseline | The capital of Spain is Madrid. | It is <b>Barcelona</b> \\| x |" in text
+    assert "| ttft p90 (ms) | 110 | 130 | 1.18x |" in text
+    assert "![latency 1](r-c-latency-cdf.png)" in text and "`r-c-manifest.json`" in text
+    assert text.index("### golden") < text.index("### latency")  # gates in the suite's order
+
+
+def test_html_report_is_self_contained_and_escapes_answers(tmp_path: Path) -> None:
+    plot = tmp_path / "p.png"
+    plot.write_bytes(PNG)
+    html = release_report.render_html(report(plot))
+    assert "data:image/png;base64," + base64.b64encode(PNG).decode() in html  # the picture travels inside
+    assert "It is &lt;b&gt;Barcelona&lt;/b&gt;" in html and "<b>Barcelona" not in html
+    assert 'id="verdict-table"' in html and 'class="verdict fail"' in html
+    assert "src=\"http" not in html and "<link" not in html and "<script" not in html
+
+
+def fake_checkpoint(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"weights")
+    (folder / "config.json").write_text("{}")
+    (folder / "tokenizer.json").write_text('{"v": 1}')
+    (folder / "tokenizer_config.json").write_text(json.dumps({"chat_template": "{{ messages }}"}))
+    return folder
+
+
+def test_manifest_identifies_both_artifacts_and_prints_serving_and_rollback_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    candidate = CandidateSpec("awq", "vllm", str(fake_checkpoint(tmp_path / "awq")), baseline="fp32", dtype="bfloat16",
+                              runtime={"kv_cache_dtype": "fp8", "max_num_seqs": 8})
+    baseline = CandidateSpec("fp32", "vllm", str(fake_checkpoint(tmp_path / "fp32")), runtime={"max_model_len": 4096})
+    entry = report()["candidates"][0]
+    paths = manifest.write_all({"candidates": [{**entry, "name": "awq"}], "environment": {"packages": {"vllm": "0.32.0"}}},
+                               {"awq": candidate}, {"awq": baseline}, tmp_path, tmp_path / "r.json")
+    data = manifest.read(paths["awq"])
+    artifact = data["candidate"]["artifact"]
+    assert artifact["path"] == str(tmp_path / "awq") and {f["name"] for f in artifact["files"]} >= {"model.safetensors", "tokenizer.json"}
+    assert artifact["files"][0]["sha256"] and artifact["tokenizer_sha256"] and artifact["chat_template_sha256"]
+    assert data["verdict"] == "fail" and [g["gate"] for g in data["gates"]] == ["latency", "golden"]
+    assert data["rollback"]["name"] == "fp32" and data["environment"]["packages"]["vllm"] == "0.32.0"
+    assert data["candidate"]["spec"]["runtime"] == {"kv_cache_dtype": "fp8", "max_num_seqs": 8}
+
+    assert manifest.main([str(paths["awq"]), "--port", "9001"]) == 0
+    argv = shlex.split(capsys.readouterr().out)
+    assert argv[:3] == ["python", "-m", "vllm.entrypoints.openai.api_server"]
+    assert argv[argv.index("--model") + 1] == str(tmp_path / "awq") and argv[argv.index("--dtype") + 1] == "bfloat16"
+    assert argv[argv.index("--kv-cache-dtype") + 1] == "fp8" and argv[argv.index("--port") + 1] == "9001"
+    assert manifest.main([str(paths["awq"]), "--rollback"]) == 0
+    rollback = shlex.split(capsys.readouterr().out)
+    # The baseline's own flags come back, none of the candidate's.
+    assert rollback[rollback.index("--model") + 1] == str(tmp_path / "fp32") and rollback[rollback.index("--dtype") + 1] == "float32"
+    assert rollback[rollback.index("--max-model-len") + 1] == "4096" and "--kv-cache-dtype" not in rollback
+
+
+def test_a_manifest_without_a_serving_runtime_or_a_bad_file_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hf = CandidateSpec("int8", "hf", str(fake_checkpoint(tmp_path / "m")))
+    paths = manifest.write_all({"candidates": [{**report()["candidates"][0], "name": "int8"}], "environment": {}},
+                               {"int8": hf}, {"int8": hf}, tmp_path, tmp_path / "r.json")
+    assert manifest.main([str(paths["int8"])]) == 1
+    assert "hf engine has no serving runtime" in capsys.readouterr().err
+    (tmp_path / "junk.json").write_text("{")
+    assert manifest.main([str(tmp_path / "junk.json")]) == 2
+    assert "not a readable manifest" in capsys.readouterr().err
+
+
+def test_candidates_declare_what_they_need_and_are_skipped_elsewhere(tmp_path: Path) -> None:
+    from pytest_quantgate.config import ConfigError, parse
+    from pytest_quantgate.environment import unmet_requirements
+
+    cpu = {"kind": "cpu", "threads": 2}
+    l4 = {"kind": "cuda", "name": "NVIDIA L4", "compute_capability": "8.9", "memory_gb": 22.0}
+    a100 = {"kind": "cuda", "name": "NVIDIA A100", "compute_capability": "8.0", "memory_gb": 80.0}
+    fp8 = {"gpu": True, "min_compute_capability": 8.9}
+    assert "needs a GPU" in (unmet_requirements(fp8, cpu) or "")
+    assert unmet_requirements(fp8, a100) == "needs compute capability >= 8.9; NVIDIA A100 has 8.0"
+    assert unmet_requirements(fp8, l4) is None
+    assert "needs 40 GB of GPU memory; NVIDIA L4 has 22.0 GB" == unmet_requirements({"min_gpu_memory_gb": 40}, l4)
+    assert unmet_requirements({}, cpu) is None
+    table = {"baseline": "b", "candidates": {"b": {"engine": "hf", "model": "demo:smollm2-135m-instruct", "requires": fp8}}}
+    spec = parse(table, tmp_path / "q.toml").candidates["b"]
+    assert spec.requires == fp8 and "requires" not in spec.flags()  # where it runs does not change its answers
+    table["candidates"]["b"]["requires"] = {"gpus": 2}
+    with pytest.raises(ConfigError, match="unknown key candidates.b.requires.gpus"):
+        parse(table, tmp_path / "q.toml")
