@@ -138,3 +138,20 @@ def test_candidates_declare_what_they_need_and_are_skipped_elsewhere(tmp_path: P
     table["candidates"]["b"]["requires"] = {"gpus": 2}
     with pytest.raises(ConfigError, match="unknown key candidates.b.requires.gpus"):
         parse(table, tmp_path / "q.toml")
+
+
+def test_the_ci_matrix_follows_engines_and_requirements(capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_quantgate import matrix
+    from pytest_quantgate.config import ConfigError, load
+
+    config = load(Path(__file__).resolve().parent.parent)
+    run, left_out = matrix.entries(config, ["cpu", "a100", "h100"])
+    where = {(r["candidate"], r["runner"]): r["tox_env"] for r in run}
+    assert where[("awq-int4", "cpu")] == "gate-vllm" and where[("gguf-q8_0", "cpu")] == "gate" and where[("hf-int8", "h100")] == "gate"
+    assert ("vllm-fp8", "h100") in where and ("vllm-fp8", "cpu") not in where
+    assert {(r["candidate"], r["runner"]) for r in left_out} == {("vllm-fp8", "cpu"), ("vllm-fp8", "a100")}
+    assert not any(r["candidate"] in ("baseline", "vllm-fp32", "gguf-f32") for r in run)  # baselines are not gated
+    with pytest.raises(ConfigError, match="unknown runner kind"):
+        matrix.entries(config, ["tpu"])
+    assert matrix.main(["--runners", "cpu", "--config", str(config.path)]) == 0
+    assert {"candidate": "hf-kv2", "tox_env": "gate", "runner": "cpu"} in json.loads(capsys.readouterr().out)["include"]
