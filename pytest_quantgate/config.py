@@ -25,6 +25,7 @@ GATES = (
     "latency",
     "drift",
     "compat",
+    "canary",
 )
 
 
@@ -207,6 +208,18 @@ _DRIFT_GATE = {
         "builtin_corpus": {"type": "boolean"},
     },
 }
+_CANARY_GATE = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        **_PAIRED_RULE,
+        "traffic": {"type": "array", "items": {"type": "string"}},
+        "sample": {"type": "integer", "minimum": 1},
+        "seed": {"type": "integer"},
+        "max_new_tokens": {"type": "integer", "minimum": 1},
+        "min_similarity": {"type": "number", "minimum": 0, "maximum": 1},
+    },
+}
 _LATENCY_BUDGETS = "^(ttft|tpot|itl|e2el)_(mean|median|p90|p99)$"
 _LATENCY_GATE = {
     "type": "object",
@@ -267,6 +280,7 @@ CONFIG_SCHEMA = {
                 "rag_faithfulness": _RAG_GATE,
                 "long_context": _LONG_CONTEXT_GATE,
                 "latency": _LATENCY_GATE,
+                "canary": _CANARY_GATE,
             },
         },
     },
@@ -444,6 +458,21 @@ class DriftThresholds:
 
 
 @dataclass(frozen=True)
+class CanaryThresholds(PairedRule):
+    """A live canary route against the live baseline route on a sample of recorded requests
+    (JSONL files of OpenAI chat request bodies). A case holds for a model when its answer is
+    usable (stops by itself, not empty, no loop; schema-valid JSON where the request asked for
+    a schema); for the candidate it must also stay close to the baseline's answer."""
+
+    traffic: tuple[str, ...] = ()
+    sample: int = 32
+    seed: int = 0
+    max_new_tokens: int = 64  # for requests that do not say
+    min_similarity: float = 0.3  # difflib ratio to the baseline's answer
+    margin: float = 0.2  # greedy answers of two different quantizations rarely agree word for word
+
+
+@dataclass(frozen=True)
 class LatencyThresholds:
     """Traffic (closed-loop concurrency levels and Poisson request rates, run A B A B) and the
     budgets: candidate/baseline ratios from the same run, absolute SLOs where set."""
@@ -491,6 +520,7 @@ class QuantgateConfig:
     rag_faithfulness: RagThresholds = field(default_factory=RagThresholds)
     long_context: LongContextThresholds = field(default_factory=LongContextThresholds)
     latency: LatencyThresholds = field(default_factory=LatencyThresholds)
+    canary: CanaryThresholds = field(default_factory=CanaryThresholds)
     cache_dir: Path | None = None
     snapshot_dir: Path | None = None
 
@@ -619,6 +649,7 @@ def parse(table: Mapping[str, Any], path: Path) -> QuantgateConfig:
         rag_faithfulness=thresholds(RagThresholds, "rag_faithfulness"),
         long_context=thresholds(LongContextThresholds, "long_context"),
         latency=_latency(gates.get("latency", {}), path),
+        canary=thresholds(CanaryThresholds, "canary"),
         cache_dir=_resolve(path, table.get("cache_dir")),
         snapshot_dir=_resolve(path, table.get("snapshot_dir")),
     )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 import pytest
 
 from . import models
-from . import haystack, judges, latency_stats, tool_format, traffic
+from . import haystack, judges, latency_stats, recorded_traffic, tool_format, traffic
 from .cases import (
     GOLDEN,
     RAG,
@@ -29,6 +29,7 @@ from .cases import (
 )
 from .config import (
     GATES,
+    CanaryThresholds,
     CandidateSpec,
     CaseGateThresholds,
     ConfigError,
@@ -44,7 +45,8 @@ from .config import (
 from .corpus import CorpusText, builtin_corpus, load_corpus_files, make_windows
 from .engines.base import ChatMessage, EngineUnavailable, Generation, GenerationRequest
 from .environment import describe
-from .gates import compat, drift, golden, latency, long_context, rag_faithfulness, refusal, safety, structured_output, tool_call
+from .gates import canary, compat, drift, golden, latency, long_context, rag_faithfulness, refusal, safety, structured_output, tool_call
+from .recorded_traffic import RecordedRequest
 from .records import BaselineRecords, RecordError
 from .report import PROPERTY, gate_entry
 from .verdict import GateVerdict
@@ -338,6 +340,30 @@ class GateHarness:
         curve = plots.throughput_curves(stem.with_name(stem.name + "-throughput.png"), names, comparisons)
         return made + ([curve] if curve else [])
 
+    def canary(
+        self, requests: Sequence[RecordedRequest] | None = None, thresholds: CanaryThresholds | None = None
+    ) -> GateVerdict:
+        """The candidate (say, a canary route) against the live baseline (its route) on a
+        sample of recorded requests (`gates.canary.traffic`). Both answer live: a route's
+        answers are never recorded."""
+        limits = thresholds or self.state.config.canary
+        if requests is None and not limits.traffic:
+            pytest.skip("quantgate: no recorded traffic to replay (set gates.canary.traffic = ['requests.jsonl'])")
+        root = self.state.config.path.parent
+        requests = self._cases(
+            requests,
+            lambda: recorded_traffic.sample(
+                recorded_traffic.load((root / p for p in limits.traffic), limits.max_new_tokens), limits.sample, limits.seed
+            ),
+        )
+        generation = [r.request for r in requests]
+        answers = []
+        for engine in (self._baseline_engine(), self.request.getfixturevalue("candidate_engine")):
+            with _skip_if_unavailable(engine):
+                answers.append(engine.generate(generation, 1))
+        self._baseline_source = "live"
+        return self._attach(canary.evaluate(requests, answers[0], answers[1], limits))
+
     # -- plumbing ---------------------------------------------------------------------------
     def _cases(self, given: Sequence[Any] | None, default: Callable[[], list[Any]]) -> list[Any]:
         try:
@@ -360,6 +386,9 @@ class GateHarness:
         return [Generation.from_record(r) for r in recorded], candidate
 
     def _load_or_record(self, keys: Mapping[str, Any], run_baseline: Callable[[], list[Any]]) -> list[Any]:
+        if self.state.live_baseline:  # --quant-live-baseline: the baseline answers now; nothing is recorded
+            self._baseline_source = "live"
+            return list(run_baseline())
         try:
             recorded, self._baseline_source = self._records().load_or_record(keys, run_baseline, environment=describe())
         except RecordError as exc:

@@ -29,6 +29,7 @@ GATE_HELP = {
     "latency": "TTFT, ITL, TPOT, E2E and throughput",
     "drift": "next-token distribution drift (KL divergence)",
     "compat": "tokenizer, chat template and generation config",
+    "canary": "a live canary route vs the live baseline route on recorded traffic",
 }
 
 
@@ -44,6 +45,7 @@ class QuantgateState:
     report: RunReport | None = None
     pool: Any = None  # engines.pool.EnginePool, created on first use
     suite: bool = False  # whether the built-in gate suite is collected
+    live_baseline: bool = False  # the baseline answers live (a route, a canary): no records
 
     @property
     def active(self) -> bool:
@@ -70,6 +72,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="candidate(s) to gate: a name, a comma list, or 'all'. Without it gate tests are skipped.",
     )
     group.addoption("--quant-baseline", metavar="NAME", help="override the configured baseline.")
+    group.addoption(
+        "--quant-live-baseline",
+        action="store_true",
+        help="the baseline answers live in every gate (a live baseline route for a canary); records are neither read nor written.",
+    )
     group.addoption("--quantgate-report", metavar="PATH", help="write the JSON report to PATH.")
     group.addoption(
         "--quantgate-config",
@@ -113,6 +120,7 @@ def _activate(config: pytest.Config, state: QuantgateState, names: str) -> None:
     explicit = config.getoption("quantgate_config") or config.getini("quantgate_config") or None
     state.config = qconfig.load(root, explicit)
     state.candidates = state.config.select(names, config.getoption("quant_baseline"))
+    state.live_baseline = bool(config.getoption("quant_live_baseline"))
     for spec in state.candidates:
         for checked in (spec, state.config.baseline_for(spec)):
             try:

@@ -1,0 +1,68 @@
+"""Canary: the live canary route against the live baseline route, on recorded requests.
+
+Needs no log-probs, so it runs against any OpenAI-compatible endpoint. A case holds for a
+model when its answer is usable: it stops by itself, is not empty, does not loop, and is
+schema-valid JSON where the request asked for a schema. For the candidate it must also stay
+close to the baseline's answer (difflib ratio >= min_similarity): a canary that answers
+something else entirely is not serving the same model. Decided with the paired rule."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ..config import CanaryThresholds
+from ..engines.base import Generation
+from ..recorded_traffic import RecordedRequest
+from ..verdict import GateVerdict
+from . import paired
+from .golden import similarity
+from .json_answers import read_json, schema_errors
+from .stops import StopFacts
+
+GATE = "canary"
+
+
+def usable(answer: Generation, schema: Any) -> list[str]:
+    """What makes an answer unusable (nothing when it is fine)."""
+    problems = StopFacts.of(answer).problems()
+    if schema is not None:
+        reading = read_json(answer.text)
+        if not reading.strict:
+            problems.append("no clean JSON answer" + (f": {reading.reason}" if reading.reason else ""))
+        elif errors := schema_errors(schema, reading.document):
+            problems.append("schema: " + "; ".join(errors))
+    return problems
+
+
+def compare_case(case: RecordedRequest, baseline: Generation, candidate: Generation, limits: CanaryThresholds) -> Any:
+    schema = case.schema
+    b_problems, c_problems = usable(baseline, schema), usable(candidate, schema)
+    score = round(similarity(baseline.text, candidate.text), 4)
+    agrees = score >= limits.min_similarity
+    problems = c_problems + ([] if agrees else [f"answers differently (similarity {score} < {limits.min_similarity})"])
+    details = {
+        "similarity": score,
+        "exact_match": baseline.text == candidate.text,
+        "agrees": agrees,
+        "schema": schema is not None,
+        "baseline_problems": b_problems,
+        "baseline_text": baseline.text,
+        "candidate_text": candidate.text,
+    }
+    return paired.case_outcome(case.id, not b_problems, not c_problems and agrees, problems, (baseline, candidate), details)
+
+
+def evaluate(
+    cases: Sequence[RecordedRequest], baseline: Sequence[Generation], candidate: Sequence[Generation], limits: CanaryThresholds
+) -> GateVerdict:
+    if not (len(cases) == len(baseline) == len(candidate)):
+        raise ValueError("canary gate: cases, baseline and candidate answers differ in length")
+    outcomes = [compare_case(c, b, k, limits) for c, b, k in zip(cases, baseline, candidate)]
+    n = max(len(outcomes), 1)
+    metrics = {
+        "agreement_rate": round(sum(o.details["agrees"] for o in outcomes) / n, 4),
+        "exact_match_rate": round(sum(o.details["exact_match"] for o in outcomes) / n, 4),
+        "mean_similarity": round(sum(o.details["similarity"] for o in outcomes) / n, 4),
+        "schema_requests": sum(o.details["schema"] for o in outcomes),
+    }
+    return paired.verdict(GATE, "served", outcomes, limits, metrics)
