@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import demo_config
+from tests.helpers import GGUF, demo_config
 
 pytestmark = pytest.mark.slow
 
@@ -25,35 +25,36 @@ PASS_CELL, FAIL_CELL = (217, 242, 217), (248, 208, 208)  # the report's pass / f
 
 
 def test_two_workers_one_merged_report_manifests_and_html(pytester: pytest.Pytester, repo_snapshots: str) -> None:
-    pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=repo_snapshots))
+    pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=repo_snapshots, extra=GGUF))
     result = pytester.runpytest_subprocess(
-        "--quant-candidate=hf-int8,hf-kv2", "--quantgate-suite=only", "-m", "golden or compat",
+        "--quant-candidate=gguf-q8_0,gguf-q2_k", "--quantgate-suite=only", "-m", "golden or compat",
         "-n", "2", "--dist", "loadgroup", "--quantgate-report=out/run.json", "-p", "no:cacheprovider",
     )
     out = pytester.path / "out"
     report = json.loads((out / "run.json").read_text())
     gates = {c["name"]: {g["gate"]: g for g in c["gates"]} for c in report["candidates"]}
-    # Both workers' verdicts in one report: hf-int8 passes, the 2-bit KV cache fails golden.
-    assert set(gates) == {"hf-int8", "hf-kv2"} and all(set(g) == {"golden", "compat"} for g in gates.values())
-    assert gates["hf-int8"]["golden"]["verdict"] == "pass" and gates["hf-kv2"]["golden"]["verdict"] == "fail"
-    result.stdout.fnmatch_lines(["*hf-int8*golden*PASS*", "*hf-kv2*golden*FAIL*"])
+    # Both workers' verdicts in one report: Q8_0 passes, Q2_K fails golden.
+    assert set(gates) == {"gguf-q8_0", "gguf-q2_k"} and all(set(g) == {"golden", "compat"} for g in gates.values())
+    assert gates["gguf-q8_0"]["golden"]["verdict"] == "pass" and gates["gguf-q2_k"]["golden"]["verdict"] == "fail"
+    result.stdout.fnmatch_lines(["*gguf-q2_k*golden*FAIL*", "*gguf-q8_0*golden*PASS*"])
     for name, entries in gates.items():
         for entry in entries.values():
             acquired = entry["engines"]["acquired_this_session"]
             assert acquired.count(name) == 1, acquired  # loaded once on its worker, never twice
-            assert entry["baseline_source"] == "record" and "baseline" not in acquired
+            assert entry["baseline_source"] == "record" and "gguf-f32" not in acquired
 
     manifests = {name: json.loads((out / f"run-{name}-manifest.json").read_text()) for name in gates}
     for name, data in manifests.items():
         assert data["verdict"] == report["candidates"][[c["name"] for c in report["candidates"]].index(name)]["verdict"]
-        assert data["rollback"]["name"] == "baseline" and data["rollback"]["artifact"]["model_sha256"]
-        assert data["candidate"]["artifact"]["model_sha256"] == data["rollback"]["artifact"]["model_sha256"]  # same weights
-    assert manifests["hf-kv2"]["candidate"]["spec"]["quantization"]["kv_cache"]["bits"] == 2
+        assert data["rollback"]["name"] == "gguf-f32" and data["rollback"]["artifact"]["path"].endswith(".F32.gguf")
+        assert data["candidate"]["artifact"]["model_sha256"] != data["rollback"]["artifact"]["model_sha256"]
+        assert data["rollback"]["serve"]["argv"][:3] == ["python", "-m", "llama_cpp.server"]
+    assert manifests["gguf-q2_k"]["candidate"]["artifact"]["path"].endswith(".Q2_K.gguf")
 
     markdown = (out / "run.md").read_text()
-    assert "| hf-int8 | baseline | **PASS** | pass | pass |" in markdown.splitlines()
+    assert "| gguf-q8_0 | gguf-f32 | **PASS** | pass | pass |" in markdown.splitlines()
     html = out / "run.html"
-    assert "hf-kv2" in html.read_text()
+    assert "gguf-q2_k" in html.read_text()
     if CHROMIUM is None:
         pytest.skip("headless Chromium is not installed (apt-get install chromium): the screenshot check did not run")
     shot = pytester.path / "shot.png"
