@@ -65,7 +65,18 @@ def test_a_canary_that_serves_like_the_baseline_passes(tmp_path: Path) -> None:
     close = [gen("The capital of Peru is Lima, a coastal city.")] * 38 + [gen("Lima.")] * 2
     verdict = canary.evaluate(cases, baseline, close, CanaryThresholds())
     assert verdict.verdict == "pass", verdict.reason
-    assert verdict.metrics["agreement_rate"] == 1.0 and verdict.metrics["exact_match_rate"] == 0.0
+    assert verdict.metrics["agreement_rate"] == 0.95 and verdict.metrics["exact_match_rate"] == 0.0
+    # "Lima." alone drops "Peru": counted against the canary, within the margin here.
+    assert verdict.failed_cases[0].details["dropped_facts"] == ["Peru"]
+
+
+def test_a_canary_that_changes_a_fact_in_a_similar_sentence_fails(tmp_path: Path) -> None:
+    cases = requests(tmp_path, 30)
+    baseline = [gen("The capital of Spain is Madrid.")] * 30
+    wrong = [gen("The capital of Spain is Barcelona.")] * 30
+    verdict = canary.evaluate(cases, baseline, wrong, CanaryThresholds())
+    assert verdict.verdict == "fail" and verdict.metrics["mean_similarity"] > 0.7
+    assert verdict.failed_cases[0].problems == ("drops what the baseline states: 'Madrid'",)
 
 
 def test_a_canary_that_answers_otherwise_or_runs_on_fails(tmp_path: Path) -> None:

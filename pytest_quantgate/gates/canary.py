@@ -2,9 +2,11 @@
 
 Needs no log-probs, so it runs against any OpenAI-compatible endpoint. A case holds for a
 model when its answer is usable: it stops by itself, is not empty, does not loop, and is
-schema-valid JSON where the request asked for a schema. For the candidate it must also stay
-close to the baseline's answer (difflib ratio >= min_similarity): a canary that answers
-something else entirely is not serving the same model. Decided with the paired rule."""
+schema-valid JSON where the request asked for a schema. For the candidate it must also agree
+with the baseline's answer: close in wording (difflib ratio >= min_similarity) and stating
+every number, date and name the baseline's answer states (gates/grounding.py's claims):
+"The capital of Spain is Barcelona" reads much like "... is Madrid" but drops the fact.
+Decided with the paired rule."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from ..recorded_traffic import RecordedRequest
 from ..verdict import GateVerdict
 from . import paired
 from .golden import similarity
+from .grounding import claims, unstated
 from .json_answers import read_json, schema_errors
 from .stops import StopFacts
 
@@ -38,10 +41,16 @@ def compare_case(case: RecordedRequest, baseline: Generation, candidate: Generat
     schema = case.schema
     b_problems, c_problems = usable(baseline, schema), usable(candidate, schema)
     score = round(similarity(baseline.text, candidate.text), 4)
-    agrees = score >= limits.min_similarity
-    problems = c_problems + ([] if agrees else [f"answers differently (similarity {score} < {limits.min_similarity})"])
+    dropped = unstated(claims(baseline.text), candidate.text)
+    problems = list(c_problems)
+    if score < limits.min_similarity:
+        problems.append(f"answers differently (similarity {score} < {limits.min_similarity})")
+    if dropped:
+        problems.append(f"drops what the baseline states: {', '.join(map(repr, dropped[:5]))}")
+    agrees = score >= limits.min_similarity and not dropped
     details = {
         "similarity": score,
+        "dropped_facts": dropped,
         "exact_match": baseline.text == candidate.text,
         "agrees": agrees,
         "schema": schema is not None,

@@ -54,6 +54,12 @@ def claims(answer: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def unstated(found: Sequence[str], text: str) -> list[str]:
+    """The claims (numbers, dates, names) that `text` does not state."""
+    support = _normal(text)
+    return [c for c in found if _normal(c) not in support]
+
+
 def _normal(text: str) -> str:
     return re.sub(r"\s+", " ", text.casefold().replace(",", ""))
 
@@ -68,8 +74,7 @@ def check(
     cited = tuple(dict.fromkeys(int(n) for n in _CITATION.findall(answer)))
     invalid = tuple(n for n in cited if not 1 <= n <= len(passages))
     valid = [passages[n - 1] for n in cited if 1 <= n <= len(passages)]
-    support = _normal(" ".join(valid or passages))
-    unsupported = tuple(c for c in claims(answer) if _normal(c) not in support)
+    unsupported = tuple(unstated(claims(answer), " ".join(valid or passages)))
     folded = answer.casefold().replace("’", "'")
     abstained = any(p in folded for p in ABSTENTIONS)
     problems = [f"cites [{n}], which does not exist ({len(passages)} sources)" for n in invalid]
