@@ -19,8 +19,8 @@ from .base import EngineUnavailable
 
 SERVER_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1"}  # vLLM's CPU back-end needs a KV-cache size
 NOT_SERVED = (
-    "the hf engine has no serving runtime; measure latency on a served candidate "
-    "(engine = 'vllm' or 'llamacpp', or engine = 'openai' with an endpoint or a server)"
+    "the hf engine has no serving runtime (transformers); serve the same weights with vLLM or llama.cpp "
+    "(engine = 'vllm' or 'llamacpp'), or point engine = 'openai' at an endpoint or a server"
 )
 
 
