@@ -30,9 +30,12 @@ runtime = {{ n_batch = 1 }}           # the prompt is read one token per forward
 
 [gates.latency]
 concurrency = [1, 3]
-num_requests = 6
+num_requests = 8
 warmup_requests = 1
 output_len = 12
+# TTFT here is ~120 ms: with 8 requests a round, its p90 moved by up to 1.29x between two
+# identical servers on a quiet CI machine (underpowered at 1.25x). n_batch = 1 costs 6.4x.
+max_ratio = {{ ttft_p90 = 1.5, tpot_median = 1.15, e2el_p90 = 1.25 }}
 '''
 
 
@@ -55,9 +58,9 @@ def test_a_twin_of_the_baseline_passes_and_a_slower_configuration_fails(pytester
         for shape in shapes.values():
             for side in ("baseline", "candidate"):
                 measured = shape[side]
-                # Two rounds each of 6 requests of exactly 12 tokens (stop tokens banned).
-                assert (measured["sent"], measured["completed"], measured["errors"]) == (12, 12, 0)
-                assert measured["output_tokens"] == 12 * 12
+                # Two rounds each of 8 requests of exactly 12 tokens (stop tokens banned).
+                assert (measured["sent"], measured["completed"], measured["errors"]) == (16, 16, 0)
+                assert measured["output_tokens"] == 16 * 12
                 assert 0 < measured["ttft"]["median"] <= measured["e2el"]["median"]
                 assert len(shape["rounds"][side]) == 2
         memory = entry["metrics"]["memory"]
