@@ -482,7 +482,7 @@ class LatencyThresholds:
     max_concurrency: int | None = None  # cap on requests in flight in request-rate runs
     num_requests: int = 16  # measured per run (per shape, per round, per model)
     warmup_requests: int = 2  # per model before the first run, not measured
-    rounds: int = 2  # A B A B: baseline and candidate alternate this many times per shape
+    rounds: int = 3  # A B A B A B: baseline and candidate alternate this many times per shape
     time_limit_s: float = 300.0  # per run: no request starts later; one still running times out
     request_timeout_s: float = 120.0
     dataset: str = "golden"  # the golden prompts, or synthetic prompts of input_len tokens

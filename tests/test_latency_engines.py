@@ -31,6 +31,7 @@ runtime = {{ n_batch = 1 }}           # the prompt is read one token per forward
 [gates.latency]
 concurrency = [1, 3]
 num_requests = 8
+rounds = 3
 warmup_requests = 1
 output_len = 12
 # TTFT here is ~120 ms: with 8 requests a round, its p90 moved by up to 1.29x between two
@@ -58,11 +59,11 @@ def test_a_twin_of_the_baseline_passes_and_a_slower_configuration_fails(pytester
         for shape in shapes.values():
             for side in ("baseline", "candidate"):
                 measured = shape[side]
-                # Two rounds each of 8 requests of exactly 12 tokens (stop tokens banned).
-                assert (measured["sent"], measured["completed"], measured["errors"]) == (16, 16, 0)
-                assert measured["output_tokens"] == 16 * 12
+                # Three rounds each of 8 requests of exactly 12 tokens (stop tokens banned).
+                assert (measured["sent"], measured["completed"], measured["errors"]) == (24, 24, 0)
+                assert measured["output_tokens"] == 24 * 12
                 assert 0 < measured["ttft"]["median"] <= measured["e2el"]["median"]
-                assert len(shape["rounds"][side]) == 2
+                assert len(shape["rounds"][side]) == 3
         memory = entry["metrics"]["memory"]
         for side in ("baseline", "candidate"):
             assert memory[side]["weights_bytes"] > 500e6  # float32 weights

@@ -47,6 +47,7 @@ baseline = "vllm-fp32"
 [gates.latency]
 concurrency = [1, 4]
 num_requests = 8
+rounds = 2
 warmup_requests = 1
 output_len = 16
 '''
