@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import functools
 import hashlib
 import json
 import shlex
@@ -31,12 +32,18 @@ class ManifestError(Exception):
     """A manifest that cannot be read or served; the message says what to do."""
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+@functools.lru_cache(maxsize=256)
+def _sha256(path: Path, size: int, mtime_ns: int) -> str:
+    """models.file_sha256, once per file version per process (a candidate and its baseline
+    often share weights: the demo's 540 MB checkpoint is read once, not per manifest side)."""
+    from .models import file_sha256
+
+    return file_sha256(path)
+
+
+def _file_sha256(path: Path) -> str:
+    stat = path.stat()
+    return _sha256(path, stat.st_size, stat.st_mtime_ns)
 
 
 def _text_hash(text: str | None) -> str | None:
@@ -68,12 +75,12 @@ def artifact_identity(spec: CandidateSpec, cache_dir: Path) -> dict[str, Any]:
     tokenizer = [p for p in files if p.name in TOKENIZER_FILES]
     digest = hashlib.sha256()
     for p in tokenizer:
-        digest.update(p.name.encode() + _sha256(p).encode())
+        digest.update(p.name.encode() + _file_sha256(p).encode())
     return {
         "source": spec.model,
         "path": str(path),
         "model_sha256": models.model_hash(path),
-        "files": [{"name": p.name, "bytes": p.stat().st_size, "sha256": _sha256(p)} for p in files],
+        "files": [{"name": p.name, "bytes": p.stat().st_size, "sha256": _file_sha256(p)} for p in files],
         "tokenizer_sha256": digest.hexdigest() if tokenizer else None,  # GGUF: inside the file
         "chat_template_sha256": _text_hash(_chat_template(path)),
         "adapter": spec.adapter,

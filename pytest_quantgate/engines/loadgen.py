@@ -157,23 +157,13 @@ def client_options(base_url: str, headers: Mapping[str, str], timeout_s: float, 
     }
 
 
-def measure(
-    client_args: Mapping[str, Any],
-    path: str,
-    payloads: Sequence[Mapping[str, Any]],
-    shape: TrafficShape,
-    *,
-    request_timeout_s: float,
-    time_limit_s: float,
-    seed: int = 0,
-) -> LoadRun:
-    """One run on a fresh event loop and connection pool (what a gate calls)."""
+def measure(client_args: Mapping[str, Any], *args: Any, **limits: Any) -> LoadRun:
+    """One run_load (same arguments, less the client) on a fresh event loop and connection
+    pool (what a gate calls)."""
     import httpx
 
     async def go() -> LoadRun:
         async with httpx.AsyncClient(**client_args) as client:
-            return await run_load(
-                client, path, payloads, shape, request_timeout_s=request_timeout_s, time_limit_s=time_limit_s, seed=seed
-            )
+            return await run_load(client, *args, **limits)
 
     return asyncio.run(go())

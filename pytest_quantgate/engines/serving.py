@@ -83,11 +83,11 @@ def server_flags(spec: CandidateSpec, require_runtime: bool = True) -> tuple[str
 
 
 def serve(spec: CandidateSpec, model_path: Path) -> ServedModel:
-    """The candidate's endpoint; a local server is started (and waited on) when it needs one."""
-    from .openai import check_spec, headers_for
+    """The candidate's endpoint; a local server is started (and waited on) when it needs one.
+    (An `openai` spec arrives here through OpenAIEngine, which has validated it.)"""
+    from .openai import headers_for
 
     if spec.engine == "openai":
-        check_spec(spec)
         if spec.endpoint is not None:
             return ServedModel(spec.name, spec.endpoint, spec.endpoint.model or spec.name, headers_for(spec.endpoint), None, model_path)
     kind, flags = server_flags(spec)
