@@ -22,9 +22,10 @@ def arguments(doc: str) -> argparse.Namespace:
 
 def load(candidate: str) -> tuple[Any, Any]:
     """The repository's config and the candidate's engine."""
-    from pytest_quantgate import config, engines, models
+    from pytest_quantgate import engines, models
+    from pytest_quantgate.gates import registry
 
-    cfg = config.load(ROOT)
+    cfg = registry.load_config(ROOT)
     cache = Path(os.environ.get("QUANTGATE_CACHE_DIR") or models.default_cache_dir())
     return cfg, engines.load_engine(cfg.candidates[candidate], cache)
 

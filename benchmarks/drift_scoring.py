@@ -24,7 +24,7 @@ def main() -> None:
 
     import torch
 
-    from pytest_quantgate.gates import drift
+    from pytest_quantgate.gates.drift import decision as drift
 
     cfg, engine = load(args.candidate)
     spec = cfg.candidates[args.candidate]

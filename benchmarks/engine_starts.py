@@ -23,10 +23,11 @@ if __name__ == "__main__":  # vLLM spawns workers: keep the work behind the guar
     parser.add_argument("--candidates", default="baseline,gguf-f32,served-gguf")
     args = parser.parse_args()
 
-    from pytest_quantgate import config, engines, models
-    from pytest_quantgate.cases import GOLDEN
+    from pytest_quantgate import engines, models
+    from pytest_quantgate.gates import registry
+    from pytest_quantgate.gates.golden.cases import GOLDEN
 
-    cfg = config.load(ROOT)
+    cfg = registry.load_config(ROOT)
     cache = Path(os.environ.get("QUANTGATE_CACHE_DIR") or models.default_cache_dir())
     requests = [c.request(48) for c in GOLDEN.builtin_cases()]
     print(f"{'candidate':<14} {'engine':<9} {'start_s':>8} {'generate_s':>11} {'tokens':>7} {'ms/token':>9}")

@@ -58,7 +58,7 @@ def fake_server(ttft_s: float, itl_s: float, tokens: int) -> tuple[subprocess.Po
 
 
 def ours(url: str, payloads: list[dict], concurrency: int, headers: dict | None = None):
-    from pytest_quantgate.engines import loadgen
+    from pytest_quantgate.gates.latency import loadgen
 
     options = loadgen.client_options(url, headers or {}, 120, max(64, concurrency))
     return loadgen.measure(options, "chat/completions", payloads, loadgen.TrafficShape(concurrency=concurrency),
@@ -66,7 +66,7 @@ def ours(url: str, payloads: list[dict], concurrency: int, headers: dict | None 
 
 
 def capacity() -> None:
-    from pytest_quantgate import latency_stats
+    from pytest_quantgate.gates.latency import metrics as latency_stats
 
     payload = {"model": "fake", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 32}
     process, url = fake_server(0.0, 0.0, 32)
@@ -99,11 +99,13 @@ def capacity() -> None:
 
 
 def vllm_agreement(concurrency: int, prompts: int, output_len: int, pairs: int, pin: bool) -> None:
-    from pytest_quantgate import config, latency_stats, models
-    from pytest_quantgate.cases import GOLDEN
+    from pytest_quantgate import models
+    from pytest_quantgate.gates import registry
     from pytest_quantgate.engines import serving
+    from pytest_quantgate.gates.golden.cases import GOLDEN
+    from pytest_quantgate.gates.latency import metrics as latency_stats
 
-    cfg = config.load(ROOT)
+    cfg = registry.load_config(ROOT)
     spec = cfg.candidates["vllm-fp32"]
     cache = Path(os.environ.get("QUANTGATE_CACHE_DIR") or models.default_cache_dir())
     model = models.resolve(spec.model, cache)

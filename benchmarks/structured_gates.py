@@ -19,14 +19,16 @@ from _shared import ROOT, arguments, load, median_seconds
 def main() -> None:
     args = arguments(__doc__)
 
-    from pytest_quantgate import tool_format
-    from pytest_quantgate.cases import STRUCTURED, TOOL_CALLS
     from pytest_quantgate.engines.base import Generation
-    from pytest_quantgate.gates import structured_output, tool_call
+    from pytest_quantgate.gates.structured_output import decision as structured_output
+    from pytest_quantgate.gates.structured_output.cases import STRUCTURED
+    from pytest_quantgate.gates.tool_call import decision as tool_call
+    from pytest_quantgate.gates.tool_call import formats as tool_format
+    from pytest_quantgate.gates.tool_call.cases import TOOL_CALLS
 
     cfg, engine = load(args.candidate)
     structured, tools = STRUCTURED.builtin_cases(), TOOL_CALLS.builtin_cases()
-    limits_s, limits_t = cfg.structured_output, cfg.tool_call
+    limits_s, limits_t = cfg.thresholds("structured_output"), cfg.thresholds("tool_call")
     work = {
         "structured free": [c.request(limits_s.max_new_tokens) for c in structured],
         "structured guided": [c.request(limits_s.max_new_tokens, guided=True) for c in structured],

@@ -8,29 +8,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 
 from . import config as qconfig
-from .config import GATES, CandidateSpec, ConfigError, QuantgateConfig
-from .records import SNAPSHOT_DIR
-from .report import PROPERTY, RunReport, format_table, write_json_atomic
+from .config import CandidateSpec, ConfigError, QuantgateConfig
+from .gates import registry
+from .outcomes import gate_outcome, usage_outcome
+from .records import BASELINE_OF, SNAPSHOT_DIR
+from .release.verdict_report import PROPERTY, RunReport, format_table, write_json_atomic
+
+if TYPE_CHECKING:
+    from .engines.base import Engine
+    from .harness import GateHarness
 
 _STATE = pytest.StashKey["QuantgateState"]()
 
-GATE_HELP = {
-    "golden": "golden prompts vs recorded baseline answers",
-    "structured_output": "JSON validity and schema compliance",
-    "tool_call": "tool-call names and arguments",
-    "long_context": "retrieval at growing lengths and depths",
-    "safety": "refusal drift both ways",
-    "rag_faithfulness": "answers grounded in the supplied context",
-    "latency": "TTFT, ITL, TPOT, E2E and throughput",
-    "drift": "next-token distribution drift (KL divergence)",
-    "compat": "tokenizer, chat template and generation config",
-    "canary": "a live canary route vs the live baseline route on recorded traffic",
-}
 
 
 @dataclass
@@ -98,8 +92,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    for gate in GATES:
-        config.addinivalue_line("markers", f"{gate}: quantgate gate: {GATE_HELP[gate]}")
+    with usage_outcome():
+        gates = registry.gates()
+    for gate in gates.values():
+        config.addinivalue_line("markers", f"{gate.name}: quantgate gate: {gate.help}")
     # Set on every candidate's tests (pytest-xdist's own, registered here too for runs without it).
     config.addinivalue_line("markers", "xdist_group(name): keep a candidate's tests on one xdist worker")
     state = QuantgateState()
@@ -107,10 +103,8 @@ def pytest_configure(config: pytest.Config) -> None:
     names = config.getoption("quant_candidate")
     if not names:
         return
-    try:
+    with usage_outcome():
         _activate(config, state, names)
-    except ConfigError as exc:
-        raise pytest.UsageError(str(exc)) from None
 
 
 def _activate(config: pytest.Config, state: QuantgateState, names: str) -> None:
@@ -118,7 +112,7 @@ def _activate(config: pytest.Config, state: QuantgateState, names: str) -> None:
 
     root = config.rootpath
     explicit = config.getoption("quantgate_config") or config.getini("quantgate_config") or None
-    state.config = qconfig.load(root, explicit)
+    state.config = qconfig.load(root, explicit, registry.settings_types())
     state.candidates = state.config.select(names, config.getoption("quant_baseline"))
     state.live_baseline = bool(config.getoption("quant_live_baseline"))
     for spec in state.candidates:
@@ -136,6 +130,7 @@ def _activate(config: pytest.Config, state: QuantgateState, names: str) -> None:
     snap_ini = config.getini("quantgate_snapshot_dir")
     state.snapshot_dir = state.config.snapshot_dir or root / (snap_ini or "golden_snapshots")
     config.stash[SNAPSHOT_DIR] = state.snapshot_dir
+    config.stash[BASELINE_OF] = {c.name: state.config.baseline_for(c).name for c in state.candidates}
     report = config.getoption("quantgate_report") or config.getini("quantgate_report")
     state.report_path = Path(report) if report else None
     if state.report_path is not None and not state.report_path.is_absolute():
@@ -176,9 +171,11 @@ SUITE_NODE_PREFIX = "quantgate-suite"
 
 
 def _collect_suite(session: pytest.Session) -> list[pytest.Item]:
-    """The built-in `suite/gate_*.py` modules, with short stable node ids wherever installed."""
+    """The built-in `suite/gate_*.py` modules and registered gates' own suite modules, with
+    short stable node ids wherever installed."""
     items: list[pytest.Item] = []
-    for path in sorted((Path(__file__).parent / "suite").glob("gate_*.py")):
+    builtin = sorted((Path(__file__).parent / "suite").glob("gate_*.py"))
+    for path in [*builtin, *(p for gate in registry.gates().values() for p in gate.suite)]:
         module = pytest.Module.from_parent(session, path=path, nodeid=f"{SUITE_NODE_PREFIX}/{path.name}")
         stack: list[Any] = [module]
         while stack:
@@ -193,10 +190,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     """Add the built-in suite (before -m/-k deselection sees the items), then tag every gate
     test so that the report accounts for it even if it errors or skips."""
     state = state_of(config)
+    gates = registry.gates()
     if state.suite:
         items.extend(_collect_suite(session))
     for item in items:
-        gate = next((m.name for m in item.iter_markers() if m.name in GATES), None)
+        gate = next((m.name for m in item.iter_markers() if m.name in gates), None)
         spec = getattr(item, "callspec", None)
         candidate = spec.params.get("quant_candidate") if spec else None
         if gate and isinstance(candidate, CandidateSpec):
@@ -228,17 +226,18 @@ def quant_baseline(quant_candidate: CandidateSpec, quantgate_config: QuantgateCo
     return quantgate_config.baseline_for(quant_candidate)
 
 
-def _engine(config: pytest.Config, spec: CandidateSpec) -> Any:
+def _engine(config: pytest.Config, spec: CandidateSpec) -> Engine:
     from .engines.base import EngineUnavailable
 
-    try:
-        return state_of(config).engine_pool().get(spec)
-    except EngineUnavailable as exc:
-        pytest.skip(f"quantgate: {spec.name} cannot run here: {exc}")
+    with gate_outcome():
+        try:
+            return state_of(config).engine_pool().get(spec)
+        except EngineUnavailable as exc:
+            raise EngineUnavailable(f"{spec.name} cannot run here: {exc}") from exc
 
 
 @pytest.fixture(scope="session")
-def candidate_engine(request: pytest.FixtureRequest, quant_candidate: CandidateSpec) -> Iterator[Any]:
+def candidate_engine(request: pytest.FixtureRequest, quant_candidate: CandidateSpec) -> Iterator[Engine]:
     """The candidate's engine, loaded once; released when the next candidate's tests begin."""
     yield _engine(request.config, quant_candidate)
     state = state_of(request.config)
@@ -247,13 +246,13 @@ def candidate_engine(request: pytest.FixtureRequest, quant_candidate: CandidateS
 
 
 @pytest.fixture(scope="session")
-def baseline_engine(request: pytest.FixtureRequest, quant_baseline: CandidateSpec) -> Any:
+def baseline_engine(request: pytest.FixtureRequest, quant_baseline: CandidateSpec) -> Engine:
     """The baseline's engine. Gates read recorded baseline answers instead when they can."""
     return _engine(request.config, quant_baseline)
 
 
 @pytest.fixture
-def quantgate(request: pytest.FixtureRequest, quant_candidate: CandidateSpec, snapshot: Any) -> Any:
+def quantgate(request: pytest.FixtureRequest, quant_candidate: CandidateSpec, snapshot: Any) -> "GateHarness":
     """Runs gates for the current candidate from a test: `quantgate.golden(cases)`."""
     from .harness import GateHarness
 
@@ -299,8 +298,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.pool.close()
     if state.report is None or state.report_path is None or hasattr(session.config, "workerinput"):
         return
-    from . import manifest, release_report
     from .environment import describe
+    from .release import manifest, release_report
 
     data = state.report.to_dict(describe())
     write_json_atomic(state.report_path, data)

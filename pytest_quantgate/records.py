@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 import pytest
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
+from .errors import UsageError
 
 if TYPE_CHECKING:
     from syrupy.assertion import SnapshotAssertion
@@ -23,9 +24,10 @@ if TYPE_CHECKING:
 
 RECORD_FORMAT = 2
 SNAPSHOT_DIR = pytest.StashKey[Path]()  # set by the plugin from config / ini / rootdir
+BASELINE_OF = pytest.StashKey[Mapping[str, str]]()  # candidate name -> its baseline's name, set by the plugin
 
 
-class RecordError(Exception):
+class RecordError(UsageError):
     """A baseline record is missing or stale; the message names the command that fixes it."""
 
 
@@ -94,15 +96,14 @@ def _numeric(value: Any) -> bool:
 
 def _session_records(session: pytest.Session) -> set[str]:
     """The record files the collected gate tests of this session read or write."""
-    from .plugin import state_of
-
-    config = state_of(session.config).config
+    baseline_of = session.config.stash.get(BASELINE_OF, {})
     names = set()
     for item in session.items:
         callspec = getattr(item, "callspec", None)
         candidate = callspec.params.get("quant_candidate") if callspec else None
-        if config is not None and candidate is not None and hasattr(candidate, "baseline"):
-            names.add(f"{record_name(getattr(item, 'originalname', item.name), config.baseline_for(candidate).name)}.json")
+        baseline = baseline_of.get(getattr(candidate, "name", None))  # type: ignore[arg-type]
+        if baseline is not None:
+            names.add(f"{record_name(getattr(item, 'originalname', item.name), baseline)}.json")
     return names
 
 
@@ -154,7 +155,7 @@ class BaselineRecords:
                 "environment": dict(environment),
                 "cases": {cid: {"request": key, "result": res} for (cid, key), res in zip(keys.items(), results)},
             }
-            assert self.snapshot(name=self.name) == record
+            self._check(record, "it could not be recorded")
             return results, "engine"
         record = self._recall()
         hint = f"re-record it: {self.refresh}"
@@ -178,5 +179,12 @@ class BaselineRecords:
             )
         # Mark the snapshot as used (syrupy fails a session on unused snapshots); the record
         # is compared with its own canonical form, so a hand-edited file is caught here too.
-        assert self.snapshot(name=self.name) == record, f"{self.name}.json is not in canonical form; {hint}"
+        self._check(record, "it is not in canonical form (edited by hand?)")
         return [record["cases"][cid]["result"] for cid in keys], "record"
+
+    def _check(self, record: Mapping[str, Any], problem: str) -> None:
+        """Hand the record to syrupy (which queues it for writing on --snapshot-update and marks
+        it as used otherwise); a mismatch is a record error, not a bare assertion."""
+        matched = self.snapshot(name=self.name) == record
+        if not matched:
+            raise RecordError(f"baseline record {self.name}.json: {problem}; re-record it: {self.refresh}")

@@ -9,15 +9,14 @@ import pytest
 
 pytest.importorskip("torch")
 
+import httpcore  # noqa: E402,F401  (httpx maps httpcore's exceptions by class identity)
+import httpx  # noqa: E402,F401
 import optimum.quanto  # noqa: E402,F401
 import torchao.quantization  # noqa: E402,F401
 import transformers.cache_utils  # noqa: E402,F401
 import transformers.generation.utils  # noqa: E402,F401
 import transformers.models.llama.modeling_llama  # noqa: E402,F401
 import xgrammar.contrib.hf  # noqa: E402,F401
-
-import httpcore  # noqa: E402,F401  (httpx maps httpcore's exceptions by class identity)
-import httpx  # noqa: E402,F401
 
 import pytest_quantgate.engines.hf  # noqa: E402,F401
 import pytest_quantgate.engines.openai  # noqa: E402,F401

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_quantgate import recorded_traffic
-from pytest_quantgate.config import CanaryThresholds, ConfigError
-from pytest_quantgate.gates import canary
+from pytest_quantgate.gates.canary.thresholds import CanaryThresholds
+
+from pytest_quantgate.config import ConfigError
+from pytest_quantgate.gates.canary import decision as canary
+from pytest_quantgate.gates.canary import traffic as recorded_traffic
 
 from .helpers import gen
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pytest_quantgate import models
-from pytest_quantgate.gates import compat
-from pytest_quantgate.gates.compat import ModelFacts
+from pytest_quantgate.gates.compat import decision as compat
+from pytest_quantgate.gates.compat.decision import ModelFacts
 
 TEMPLATE = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
 

@@ -131,24 +131,24 @@ def test_pyproject_table_and_explicit_path(pytester: pytest.Pytester) -> None:
 def test_all_selects_every_non_baseline(pytester: pytest.Pytester) -> None:
     from pathlib import Path
 
-    from pytest_quantgate import config
+    from pytest_quantgate.gates.registry import parse_config
 
-    cfg = config.parse(__import__("tomllib").loads(demo_config()), Path("quantgate.toml"))
+    cfg = parse_config(__import__("tomllib").loads(demo_config()), Path("quantgate.toml"))
     assert [c.name for c in cfg.select("all")] == ["hf-int8", "hf-kv2"]
     assert [c.baseline for c in cfg.select("hf-int8", baseline_override="hf-kv2")] == ["hf-kv2"]
 
 
 def test_bad_case_file_is_a_clear_error(tmp_path) -> None:
-    from pytest_quantgate.cases import load_case_files
     from pytest_quantgate.config import ConfigError
+    from pytest_quantgate.gates.golden.cases import GOLDEN
 
     bad = tmp_path / "cases.json"
     bad.write_text('{"cases": [{"id": "a", "prompt": "hi", "expect": {"kind": "fuzzy", "value": 1}}]}')
     with pytest.raises(ConfigError, match=r"cases/0/expect/kind: 'fuzzy' is not one of"):
-        load_case_files([bad])
+        GOLDEN.load([bad])
     with pytest.raises(ConfigError, match="does not exist"):
-        load_case_files([tmp_path / "nope.json"])
+        GOLDEN.load([tmp_path / "nope.json"])
     dup = tmp_path / "dup.json"
     dup.write_text('{"cases": [{"id": "a", "prompt": "hi"}, {"id": "a", "prompt": "ho"}]}')
     with pytest.raises(ConfigError, match="appears twice"):
-        load_case_files([dup])
+        GOLDEN.load([dup])

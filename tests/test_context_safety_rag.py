@@ -3,10 +3,18 @@ answers (the proof on real quantized models is in test_context_safety_rag_engine
 
 import pytest
 
-from pytest_quantgate import haystack
-from pytest_quantgate.cases import RAG, SAFETY, RagCase, SafetyCase
-from pytest_quantgate.config import LongContextThresholds, RagThresholds, SafetyThresholds
-from pytest_quantgate.gates import grounding, long_context, rag_faithfulness, refusal, safety
+from pytest_quantgate.gates.long_context.thresholds import LongContextThresholds
+
+from pytest_quantgate.gates.rag_faithfulness.thresholds import RagThresholds
+
+from pytest_quantgate.gates.safety.thresholds import SafetyThresholds
+from pytest_quantgate.gates.common import grounding, refusal
+from pytest_quantgate.gates.long_context import decision as long_context
+from pytest_quantgate.gates.long_context import haystack
+from pytest_quantgate.gates.rag_faithfulness import decision as rag_faithfulness
+from pytest_quantgate.gates.rag_faithfulness.cases import RAG, RagCase
+from pytest_quantgate.gates.safety import decision as safety
+from pytest_quantgate.gates.safety.cases import SAFETY, SafetyCase
 from tests.helpers import gen
 
 
@@ -72,7 +80,7 @@ def test_refusal_detector(answer, label) -> None:
 
 def test_custom_classifier_is_loaded_or_explained() -> None:
     assert refusal.load_classifier(None) is refusal.classify
-    assert refusal.load_classifier("pytest_quantgate.gates.refusal:classify") is refusal.classify
+    assert refusal.load_classifier("pytest_quantgate.gates.common.refusal:classify") is refusal.classify
     with pytest.raises(ValueError, match="gates.safety.classifier = 'no_such_module:judge' cannot be imported.*package.module:function"):
         refusal.load_classifier("no_such_module:judge")
 

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import demo_config
-
 import tests.engine_stack  # noqa: E402,F401  (first: one copy of torch/quanto for pytester runs)
+from tests.helpers import demo_config
 
 pytestmark = pytest.mark.slow
 
@@ -88,8 +87,8 @@ def test_stale_record_fingerprint_is_a_clear_error(pytester: pytest.Pytester, re
 
 USER_TEST = '''
 import pytest
-from pytest_quantgate.cases import GoldenCase
-from pytest_quantgate.gates.expectations import Expectation
+from pytest_quantgate.gates.golden.cases import GoldenCase
+from pytest_quantgate.gates.common.expectations import Expectation
 
 
 @pytest.mark.golden

@@ -14,9 +14,9 @@ pytestmark = pytest.mark.slow
 torch = pytest.importorskip("torch")
 
 import tests.engine_stack  # noqa: E402,F401  (first: one copy of torch/quanto for pytester runs)
-
-from pytest_quantgate import config, corpus, engines  # noqa: E402
-from pytest_quantgate.gates import drift  # noqa: E402
+from pytest_quantgate import config, engines
+from pytest_quantgate.gates.common import corpus
+from pytest_quantgate.gates.drift import decision as drift
 
 # The records keep the baseline's top-32 log-probs plus the rest-of-vocabulary mass. On the demo
 # model that KLD is a lower bound holding 77-88% of the full-vocabulary KLD (k=128: 87-92%,

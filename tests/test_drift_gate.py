@@ -5,8 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from pytest_quantgate.config import DriftThresholds
-from pytest_quantgate.gates import drift
+from pytest_quantgate.gates.drift.thresholds import DriftThresholds
+from pytest_quantgate.gates.drift import decision as drift
 
 VOCAB = 12
 

@@ -5,13 +5,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_quantgate.cases import GoldenCase
-from pytest_quantgate.config import GoldenThresholds
+from pytest_quantgate.gates.golden.thresholds import GoldenThresholds
 from pytest_quantgate.engines.base import Generation
-from pytest_quantgate.gates import golden
-from pytest_quantgate.gates.expectations import Expectation
+from pytest_quantgate.gates.common.expectations import Expectation
+from pytest_quantgate.gates.golden import decision as golden
+from pytest_quantgate.gates.golden.cases import GoldenCase
 from tests.helpers import gen
-
 
 CASE = GoldenCase(id="c", prompt="p", expect=Expectation("contains", "Paris"))
 LIMITS = GoldenThresholds(top_k=3, diverge_outside_top_k_before=4)

@@ -8,8 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from pytest_quantgate.cases import STRUCTURED
-from pytest_quantgate.gates.json_answers import read_json, schema_errors, value_differences
+from pytest_quantgate.gates.common.json_answers import (
+    read_json,
+    schema_errors,
+    value_differences,
+)
+from pytest_quantgate.gates.structured_output.cases import STRUCTURED
 
 
 @pytest.mark.parametrize(

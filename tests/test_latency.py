@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from pytest_quantgate import latency_stats, plots
-from pytest_quantgate.config import ConfigError, LatencyThresholds, parse
-from pytest_quantgate.engines import loadgen
-from pytest_quantgate.gates import latency
-from pytest_quantgate.latency_stats import Distribution, RunMetrics
+from pytest_quantgate.config import ConfigError
+from pytest_quantgate.gates.registry import parse_config as parse
+
+from pytest_quantgate.gates.latency.thresholds import LatencyThresholds
+from pytest_quantgate.gates.latency import decision as latency
+from pytest_quantgate.gates.latency import loadgen, plots
+from pytest_quantgate.gates.latency import metrics as latency_stats
+from pytest_quantgate.gates.latency.metrics import Distribution, RunMetrics
 
 from .fake_openai import Behaviour, FakeServer
 
@@ -172,7 +175,7 @@ def config(latency_table: dict) -> dict:
 
 def test_latency_config_is_validated_with_the_allowed_keys(tmp_path: Path) -> None:
     cfg = parse(config({"concurrency": [1, 8], "request_rates": [2.5], "max_ratio": {"ttft_p99": 1.1}}), tmp_path / "q.toml")
-    assert [s.label for s in cfg.latency.shapes()] == ["concurrency=1", "concurrency=8", "rate=2.5/s"]
+    assert [s.label for s in cfg.thresholds("latency").shapes()] == ["concurrency=1", "concurrency=8", "rate=2.5/s"]
     with pytest.raises(ConfigError, match="unknown key gates.latency.max_ratio.ttft_p95"):
         parse(config({"max_ratio": {"ttft_p95": 1.1}}), tmp_path / "q.toml")
     with pytest.raises(ConfigError, match="give concurrency levels or request_rates"):
@@ -210,10 +213,10 @@ class CharTokenizer:
 
 
 def test_both_models_get_the_same_reproducible_requests() -> None:
-    from pytest_quantgate import traffic
-    from pytest_quantgate.cases import GOLDEN
     from pytest_quantgate.config import Endpoint
     from pytest_quantgate.engines.serving import ServedModel
+    from pytest_quantgate.gates.golden.cases import GOLDEN
+    from pytest_quantgate.gates.latency import traffic
 
     golden = GOLDEN.builtin_cases()
     limits = LatencyThresholds(num_requests=len(golden) + 4, warmup_requests=2, output_len=20)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pytest_quantgate.config import GATES
+from pytest_quantgate.gates import registry
 from tests.helpers import demo_config
 
 
@@ -21,13 +21,13 @@ def test_options_are_grouped_in_help(pytester: pytest.Pytester) -> None:
 
 def test_every_gate_marker_is_registered_for_strict_markers(pytester: pytest.Pytester) -> None:
     body = "\n".join(
-        f"import pytest\n@pytest.mark.{gate}\ndef test_{gate}(): pass" for gate in GATES
+        f"import pytest\n@pytest.mark.{gate}\ndef test_{gate}(): pass" for gate in registry.names()
     )
     pytester.makepyfile(test_markers=body)
     result = pytester.runpytest_inprocess("--strict-markers", "-m", "golden or drift")
-    result.assert_outcomes(passed=2, deselected=len(GATES) - 2)
+    result.assert_outcomes(passed=2, deselected=len(registry.names()) - 2)
     result = pytester.runpytest_inprocess("--markers")
-    result.stdout.fnmatch_lines([f"@pytest.mark.{gate}: quantgate gate:*" for gate in GATES])
+    result.stdout.fnmatch_lines([f"@pytest.mark.{gate}: quantgate gate:*" for gate in registry.names()])
 
 
 def test_gate_tests_skip_without_a_candidate_and_load_nothing(pytester: pytest.Pytester) -> None:
@@ -97,7 +97,7 @@ def test_report_lists_errors_and_skips_of_gate_tests(pytester: pytest.Pytester) 
 
 
 def test_report_is_written_atomically(tmp_path, monkeypatch) -> None:
-    from pytest_quantgate import report
+    from pytest_quantgate.release import verdict_report as report
 
     target = tmp_path / "r.json"
     target.write_text('{"old": true}')
@@ -113,7 +113,7 @@ def test_report_is_written_atomically(tmp_path, monkeypatch) -> None:
 
 
 def test_overall_verdict_never_passes_on_error_or_nothing() -> None:
-    from pytest_quantgate.report import overall
+    from pytest_quantgate.release.verdict_report import overall
 
     assert overall(["pass", "error", "fail"]) == "error"
     assert overall(["pass", "fail"]) == "fail"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_quantgate import manifest, release_report
 from pytest_quantgate.config import CandidateSpec
+from pytest_quantgate.release import manifest, release_report
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -120,7 +120,8 @@ def test_a_manifest_without_a_serving_runtime_or_a_bad_file_says_why(tmp_path: P
 
 
 def test_candidates_declare_what_they_need_and_are_skipped_elsewhere(tmp_path: Path) -> None:
-    from pytest_quantgate.config import ConfigError, parse
+    from pytest_quantgate.config import ConfigError
+    from pytest_quantgate.gates.registry import parse_config as parse
     from pytest_quantgate.environment import unmet_requirements
 
     cpu = {"kind": "cpu", "threads": 2}
@@ -141,10 +142,11 @@ def test_candidates_declare_what_they_need_and_are_skipped_elsewhere(tmp_path: P
 
 
 def test_the_ci_matrix_follows_engines_and_requirements(capsys: pytest.CaptureFixture[str]) -> None:
-    from pytest_quantgate import matrix
-    from pytest_quantgate.config import ConfigError, load
+    from pytest_quantgate.config import ConfigError
+    from pytest_quantgate.gates.registry import load_config
+    from pytest_quantgate.release import matrix
 
-    config = load(Path(__file__).resolve().parent.parent)
+    config = load_config(Path(__file__).resolve().parent.parent)
     run, left_out = matrix.entries(config, ["cpu", "a100", "h100"])
     where = {(r["candidate"], r["runner"]): r["tox_env"] for r in run}
     assert where[("awq-int4", "cpu")] == "gate-vllm" and where[("gguf-q8_0", "cpu")] == "gate" and where[("hf-int8", "h100")] == "gate"

@@ -78,10 +78,12 @@ def test_the_rollback_command_serves_the_baseline_with_its_own_flags(tmp_path: P
     pytest.importorskip("llama_cpp")
     import httpx
 
-    from pytest_quantgate import config, manifest, models
+    from pytest_quantgate import models
+    from pytest_quantgate.gates import registry
     from pytest_quantgate.engines import servers
+    from pytest_quantgate.release import manifest
 
-    cfg = config.load(Path(__file__).resolve().parent.parent)
+    cfg = registry.load_config(Path(__file__).resolve().parent.parent)
     cache = Path(os.environ.get("QUANTGATE_CACHE_DIR") or models.default_cache_dir())
     spec, baseline = cfg.candidates["gguf-f32-kvq8_0"], cfg.candidates["gguf-f32"]
     entry = {"name": spec.name, "verdict": "pass", "gates": []}
@@ -89,7 +91,7 @@ def test_the_rollback_command_serves_the_baseline_with_its_own_flags(tmp_path: P
                               cache, tmp_path / "r.json")[spec.name]
 
     def command(*args: str) -> list[str]:
-        cli = [sys.executable, "-m", "pytest_quantgate.manifest", str(path), *args]
+        cli = [sys.executable, "-m", "pytest_quantgate.release.manifest", str(path), *args]
         return shlex.split(subprocess.run(cli, check=True, capture_output=True, text=True).stdout)
 
     port = servers.free_port()

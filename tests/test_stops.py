@@ -2,7 +2,7 @@
 
 import pytest
 
-from pytest_quantgate.gates import stops
+from pytest_quantgate.gates.common import stops
 from tests.helpers import gen
 
 

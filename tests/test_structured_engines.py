@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import HF_INT4, demo_config
-
 import tests.engine_stack  # noqa: E402,F401  (first: one copy of torch/quanto for pytester runs)
+from tests.helpers import HF_INT4, demo_config
 
 pytestmark = pytest.mark.slow
 
@@ -67,7 +66,8 @@ def test_int8_passes_kv2_and_int4_break_structure(pytester: pytest.Pytester, rep
 
 USER_TEST = '''
 import pytest
-from pytest_quantgate.cases import ExpectedCall, StructuredCase, ToolCase, ToolDemonstration
+from pytest_quantgate.gates.tool_call.cases import ExpectedCall, ToolCase, ToolDemonstration
+from pytest_quantgate.gates.structured_output.cases import StructuredCase
 
 POINT = {"type": "object", "properties": {"x": {"type": "integer"}, "y": {"type": "integer"}}, "required": ["x", "y"]}
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Get the current weather for a city",

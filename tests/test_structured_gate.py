@@ -4,9 +4,11 @@ import json
 
 import pytest
 
-from pytest_quantgate.cases import STRUCTURED, StructuredCase
-from pytest_quantgate.config import ConfigError, StructuredThresholds
-from pytest_quantgate.gates import structured_output
+from pytest_quantgate.config import ConfigError
+
+from pytest_quantgate.gates.structured_output.thresholds import StructuredThresholds
+from pytest_quantgate.gates.structured_output import decision as structured_output
+from pytest_quantgate.gates.structured_output.cases import STRUCTURED, StructuredCase
 from tests.helpers import gen
 
 SCHEMA = {

@@ -6,11 +6,13 @@ import json
 
 import pytest
 
-from pytest_quantgate import tool_format
-from pytest_quantgate.cases import TOOL_CALLS, ExpectedCall, ToolCase
-from pytest_quantgate.config import ConfigError, ToolCallThresholds
-from pytest_quantgate.gates import tool_call
-from pytest_quantgate.tool_format import ToolCall, parse_calls
+from pytest_quantgate.config import ConfigError
+
+from pytest_quantgate.gates.tool_call.thresholds import ToolCallThresholds
+from pytest_quantgate.gates.tool_call import decision as tool_call
+from pytest_quantgate.gates.tool_call import formats as tool_format
+from pytest_quantgate.gates.tool_call.cases import TOOL_CALLS, ExpectedCall, ToolCase
+from pytest_quantgate.gates.tool_call.formats import ToolCall, parse_calls
 from tests.helpers import gen
 
 WEATHER = {

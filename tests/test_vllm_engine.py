@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_quantgate import artifacts
+from pytest_quantgate.models import artifacts
 from tests.helpers import DEMO, demo_config
 
 pytest.importorskip("vllm")

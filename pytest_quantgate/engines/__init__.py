@@ -7,8 +7,10 @@ from pathlib import Path
 
 from ..config import CandidateSpec
 from .base import (
+    Capabilities,
     ChatMessage,
     Engine,
+    EngineBase,
     EngineStats,
     EngineUnavailable,
     Generation,
@@ -19,8 +21,10 @@ from .base import (
 )
 
 __all__ = [
+    "Capabilities",
     "ChatMessage",
     "Engine",
+    "EngineBase",
     "EngineStats",
     "EngineUnavailable",
     "Generation",
@@ -29,17 +33,25 @@ __all__ = [
     "TokenizerFacts",
     "TokenLogprobs",
     "check_spec",
+    "engine_class",
     "load_engine",
 ]
 
-# kind -> module; each module has `check_spec(spec)` and an engine class named in _CLASSES.
-_MODULES = {
-    "hf": "pytest_quantgate.engines.hf",
-    "vllm": "pytest_quantgate.engines.vllm",
-    "llamacpp": "pytest_quantgate.engines.llamacpp",
-    "openai": "pytest_quantgate.engines.openai",
+# kind -> (module, engine class); each module also has `check_spec(spec)`.
+_ENGINES = {
+    "hf": ("pytest_quantgate.engines.hf", "HFEngine"),
+    "vllm": ("pytest_quantgate.engines.vllm", "VLLMEngine"),
+    "llamacpp": ("pytest_quantgate.engines.llamacpp", "LlamaCppEngine"),
+    "openai": ("pytest_quantgate.engines.openai", "OpenAIEngine"),
 }
-_CLASSES = {"hf": "HFEngine", "vllm": "VLLMEngine", "llamacpp": "LlamaCppEngine", "openai": "OpenAIEngine"}
+
+
+def engine_class(kind: str) -> type[EngineBase]:
+    """The engine class of a kind, without loading a model: its `capabilities` say what it
+    can do before anything starts (its module imports no engine runtime)."""
+    module, name = _ENGINES[kind]
+    cls: type[EngineBase] = getattr(importlib.import_module(module), name)
+    return cls
 
 
 def check_spec(spec: CandidateSpec) -> None:
@@ -51,7 +63,7 @@ def check_spec(spec: CandidateSpec) -> None:
     if spec.engine != "openai" and is_gguf(spec.model) != wants_gguf:
         needed = "a GGUF file (a .gguf path or demo:...@gguf-TYPE)" if wants_gguf else "a checkpoint folder, not a GGUF"
         raise ConfigError(f"key candidates.{spec.name}.model: the {spec.engine} engine loads {needed}; got {spec.model!r}")
-    importlib.import_module(_MODULES[spec.engine]).check_spec(spec)
+    importlib.import_module(_ENGINES[spec.engine][0]).check_spec(spec)
 
 
 def require(spec: CandidateSpec) -> None:
@@ -67,6 +79,5 @@ def load_engine(spec: CandidateSpec, cache_dir: Path) -> Engine:
     from .. import models
 
     require(spec)
-    module = importlib.import_module(_MODULES[spec.engine])
-    model_dir = models.resolve(spec.model, cache_dir)
-    return getattr(module, _CLASSES[spec.engine])(spec, model_dir)
+    cls = engine_class(spec.engine)
+    return cls(spec, models.resolve(spec.model, cache_dir))

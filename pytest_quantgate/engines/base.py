@@ -8,15 +8,24 @@ snapshots and compared with a candidate's without the baseline engine being load
 from __future__ import annotations
 
 import hashlib
+import time
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Mapping, Protocol, Sequence, runtime_checkable
 
-from ..config import CandidateSpec
+from ..config import CandidateSpec, ConfigError
+from ..errors import Unavailable
 
 FinishReason = Literal["stop", "length"]
+# score(gather=...): per sequence, per position, the token ids whose log-probs are wanted.
+Gather = Sequence[Sequence[Sequence[int]]]
+
+# Tokens of context an engine (and its server) gets unless the candidate's runtime sets it.
+DEFAULT_CONTEXT = 2048
 
 
-class EngineUnavailable(Exception):
+class EngineUnavailable(Unavailable):
     """The engine or quantization method cannot run here; the gate is skipped with this reason."""
 
 
@@ -161,7 +170,8 @@ def hf_sampling_defaults(generation_config: Any) -> dict[str, Any]:
 
 @dataclass
 class EngineStats:
-    """The engine's own time, so the plugin's overhead can be measured against it."""
+    """The engine's own time, so the plugin's overhead can be measured against it: whole
+    generate() / score() calls (prompt rendering included) and the model's loading."""
 
     load_s: float = 0.0
     generate_s: float = 0.0
@@ -170,22 +180,35 @@ class EngineStats:
     generated_tokens: int = 0
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine can do beyond greedy generation; gates that need more are skipped."""
+
+    guided_json: bool = False  # generate() honours GenerationRequest.json_schema
+    teacher_forcing: bool = True  # score() works (an HTTP API has no prompt log-probs)
+    # The server (servers.SERVER_KINDS) that serves the same weights with the same runtime
+    # flags, for what only serving shows; None: no serving runtime (an openai candidate is
+    # an endpoint already).
+    serving_runtime: str | None = None
+
+
+def refuse_quantization(spec: CandidateSpec, instead: str) -> None:
+    """For engines whose quantization is the artifact's or the server's: a candidate's
+    `quantization` table is a config error, `instead` says where it is set."""
+    if not spec.quantization.is_full_precision:
+        raise ConfigError(f"key candidates.{spec.name}.quantization: {instead}")
+
+
 @runtime_checkable
 class Engine(Protocol):
     spec: CandidateSpec
     stats: EngineStats
-    guided_json: bool  # whether generate() honours GenerationRequest.json_schema
-    # Engines without score() (an HTTP endpoint) set `teacher_forcing = False`.
+    capabilities: Capabilities
 
     def generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
         """Greedy generation for every request in as few forward batches as the engine allows."""
 
-    def score(
-        self,
-        sequences: Sequence[Sequence[int]],
-        top_logprobs: int,
-        gather: Sequence[Sequence[Sequence[int]]] | None = None,
-    ) -> list[ScoredSequence]:
+    def score(self, sequences: Sequence[Sequence[int]], top_logprobs: int, gather: Gather | None = None) -> list[ScoredSequence]:
         """Teacher-forced log-probabilities of given token sequences; `gather[s][i]` names
         token ids whose log-probs at position i of sequence s are wanted as well."""
 
@@ -197,4 +220,71 @@ class Engine(Protocol):
 
     def tokenizer_facts(self) -> TokenizerFacts: ...
 
+    def close(self) -> None: ...
+
+
+class EngineBase(ABC):
+    """What every engine shares: its candidate, the bookkeeping of its own time (`stats`)
+    and the public calls around what each engine implements (`_load`, `_generate`, `_score`).
+
+    A subclass sets `capabilities` and implements the abstract methods; it never touches
+    `stats`.
+    """
+
+    capabilities: Capabilities
+
+    def __init__(self, spec: CandidateSpec, model_path: Path) -> None:
+        self._prepare(spec)
+        self.spec = spec
+        self.stats = EngineStats()
+        started = time.perf_counter()
+        self._load(model_path)
+        self.stats.load_s = time.perf_counter() - started
+
+    @abstractmethod
+    def _prepare(self, spec: CandidateSpec) -> None:
+        """Before anything loads (and before the load clock starts): raise EngineUnavailable
+        for a missing package or method, ConfigError for settings the engine cannot express."""
+
+    @abstractmethod
+    def _load(self, model_path: Path) -> None:
+        """Load the model (or connect to it); `self.spec` is set."""
+
+    def generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
+        """Greedy generation for every request in as few forward batches as the engine allows."""
+        if not self.capabilities.guided_json and any(r.json_schema is not None for r in requests):
+            raise EngineUnavailable(f"{self.spec.name} ({self.spec.engine} engine) has no constrained JSON decoding here")
+        started = time.perf_counter()
+        results = self._generate(requests, top_logprobs)
+        self.stats.generate_s += time.perf_counter() - started
+        self.stats.generate_calls += 1
+        self.stats.generated_tokens += sum(len(g.token_ids) for g in results)
+        return results
+
+    @abstractmethod
+    def _generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]: ...
+
+    def score(self, sequences: Sequence[Sequence[int]], top_logprobs: int, gather: Gather | None = None) -> list[ScoredSequence]:
+        """Teacher-forced log-probabilities of given token sequences; `gather[s][i]` names
+        token ids whose log-probs at position i of sequence s are wanted as well."""
+        started = time.perf_counter()
+        results = self._score(sequences, top_logprobs, gather)
+        self.stats.score_s += time.perf_counter() - started
+        return results
+
+    @abstractmethod
+    def _score(self, sequences: Sequence[Sequence[int]], top_logprobs: int, gather: Gather | None) -> list[ScoredSequence]: ...
+
+    @abstractmethod
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of plain text (no special tokens)."""
+
+    @abstractmethod
+    def render_chat(self, messages: Sequence[ChatMessage], tools: Sequence[Mapping[str, Any]] = ()) -> list[int]:
+        """Token ids the engine feeds the model for a chat, generation prompt included."""
+
+    @abstractmethod
+    def tokenizer_facts(self) -> TokenizerFacts: ...
+
+    @abstractmethod
     def close(self) -> None: ...

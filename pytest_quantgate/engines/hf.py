@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from ..config import CandidateSpec, ConfigError
 from . import hf_tokenizer
 from .base import (
-    ChatMessage,
-    EngineStats,
+    Capabilities,
     EngineUnavailable,
+    FinishReason,
+    Gather,
     Generation,
     GenerationRequest,
     ScoredSequence,
@@ -60,6 +61,20 @@ def _quantization_config(spec: CandidateSpec) -> Any:
         raise EngineUnavailable(f"{q.weights.method} is not installed: {exc}") from exc
 
 
+def _load_model(spec: CandidateSpec, model_dir: Path) -> Any:
+    """The causal LM, quantized as the candidate says (a transformers model, untyped here:
+    its own annotations do not cover generate() with quantized caches and streamers)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(
+        str(model_dir),
+        dtype=getattr(torch, spec.dtype),
+        quantization_config=_quantization_config(spec),
+        **dict(spec.runtime.get("from_pretrained", {})),
+    )
+
+
 class _StepClock:
     """A generate() streamer that timestamps each decoding step (first put is the prompt)."""
 
@@ -78,35 +93,30 @@ class _StepClock:
         return (self.steps[1] if len(self.steps) > 1 else self.start) - self.start
 
 
-class HFEngine:
-    kind = "hf"
-    guided_json = True  # through xgrammar's transformers logits processor
+class HFEngine(hf_tokenizer.HFTokenizerEngine):
+    capabilities = Capabilities(guided_json=True)  # through xgrammar's transformers logits processor
 
-    def __init__(self, spec: CandidateSpec, model_dir: Path) -> None:
+    def _prepare(self, spec: CandidateSpec) -> None:
         try:
-            import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+            import torch  # noqa: F401
+            import transformers  # noqa: F401
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise EngineUnavailable(f"the hf engine needs torch and transformers: {exc}") from exc
         check_spec(spec)
-        self.spec = spec
-        self.stats = EngineStats()
-        started = time.perf_counter()
+
+    def _load(self, model_dir: Path) -> None:
+        import torch
+        from transformers import AutoTokenizer
+
         self._torch = torch
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(
-            str(model_dir),
-            dtype=getattr(torch, spec.dtype),
-            quantization_config=_quantization_config(spec),
-            **dict(spec.runtime.get("from_pretrained", {})),
-        )
+        self.model = _load_model(self.spec, model_dir)
         self.model.eval()
         self._eos_ids = frozenset(self.tokenizer_facts().eos_token_ids)
         self._grammar_compiler: Any = None
-        self.stats.load_s = time.perf_counter() - started
 
     # -- generation ---------------------------------------------------------------------
     def _cache_kwargs(self) -> dict[str, Any]:
@@ -118,10 +128,7 @@ class HFEngine:
             cache_config["residual_length"] = kv.residual_length
         return {"cache_implementation": "quantized", "cache_config": cache_config}
 
-    def render_chat(self, messages: Sequence[ChatMessage], tools: Sequence[Mapping[str, Any]] = ()) -> list[int]:
-        return hf_tokenizer.render_chat(self.tokenizer, messages, tools)
-
-    def generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
+    def _generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
         batch_size = self.spec.generation.batch_size
         results: dict[int, Generation] = {}
         # Constrained and free requests go in separate batches: a grammar masks every row.
@@ -171,15 +178,13 @@ class HFEngine:
                 **self._cache_kwargs(),
             )
         elapsed = time.perf_counter() - started
-        self.stats.generate_s += elapsed
-        self.stats.generate_calls += 1
         logprobs = torch.stack(out.logits, dim=1).float().log_softmax(dim=-1)  # [batch, steps, vocab]
         top_values, top_ids = logprobs.topk(top_k, dim=-1)
         new_tokens = out.sequences[:, batch["input_ids"].shape[1] :]
         results = []
         for row, request in enumerate(requests):
-            ids = new_tokens[row, : request.max_new_tokens].tolist()
-            finish = "length"
+            ids: list[int] = new_tokens[row, : request.max_new_tokens].tolist()
+            finish: FinishReason = "length"
             for pos, tid in enumerate(ids):
                 if tid in self._eos_ids:
                     ids, finish = ids[: pos + 1], "stop"
@@ -193,7 +198,6 @@ class HFEngine:
                         top=tuple(zip(top_ids[row, pos].tolist(), top_values[row, pos].tolist())),
                     )
                 )
-            self.stats.generated_tokens += len(ids)
             results.append(
                 Generation(
                     text=self.tokenizer.decode(ids, skip_special_tokens=True),
@@ -212,16 +216,7 @@ class HFEngine:
     # quantized: later tokens then attend to the quantized keys and values, as in serving.
     KV_SCORE_CHUNK = 16
 
-    def tokenize(self, text: str) -> list[int]:
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def score(
-        self,
-        sequences: Sequence[Sequence[int]],
-        top_logprobs: int,
-        gather: Sequence[Sequence[Sequence[int]]] | None = None,
-    ) -> list[ScoredSequence]:
-        started = time.perf_counter()
+    def _score(self, sequences: Sequence[Sequence[int]], top_logprobs: int, gather: Gather | None) -> list[ScoredSequence]:
         results: dict[int, ScoredSequence] = {}
         by_length: dict[int, list[int]] = {}
         for index, seq in enumerate(sequences):
@@ -234,7 +229,6 @@ class HFEngine:
                     [sequences[i] for i in chunk], top_logprobs, [gather[i] for i in chunk] if gather else None
                 )
                 results.update(zip(chunk, scored))
-        self.stats.score_s += time.perf_counter() - started
         return [results[i] for i in range(len(sequences))]
 
     def _forward_logprobs(self, input_ids: Any) -> Any:
@@ -260,9 +254,7 @@ class HFEngine:
                 )
             return logits.float().log_softmax(dim=-1)[:, :-1]  # position i predicts token i+1
 
-    def _score_batch(
-        self, sequences: Sequence[Sequence[int]], top_k: int, gather: Sequence[Sequence[Sequence[int]]] | None
-    ) -> list[ScoredSequence]:
+    def _score_batch(self, sequences: Sequence[Sequence[int]], top_k: int, gather: Gather | None) -> list[ScoredSequence]:
         torch = self._torch
         input_ids = torch.tensor([list(s) for s in sequences])
         logprobs = self._forward_logprobs(input_ids)  # [batch, length-1, vocab]
@@ -279,7 +271,7 @@ class HFEngine:
             results.append(ScoredSequence(tuple(seq), steps, gathered[row] if gathered else ()))
         return results
 
-    def _gather(self, logprobs: Any, gather: Sequence[Sequence[Sequence[int]]]) -> list[tuple[tuple[float, ...], ...]]:
+    def _gather(self, logprobs: Any, gather: Gather) -> list[tuple[tuple[float, ...], ...]]:
         """Log-probs of requested token ids per position (empty where none were requested)."""
         torch = self._torch
         width = max((len(ids) for per_seq in gather for ids in per_seq), default=0)

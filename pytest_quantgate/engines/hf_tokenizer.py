@@ -3,9 +3,22 @@ rendering a server applies and the facts the compat gate compares."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .base import ChatMessage, TokenizerFacts, vocab_digest
+from .base import ChatMessage, EngineBase, EngineUnavailable, TokenizerFacts, vocab_digest
+
+
+def load_tokenizer(model_path: Path) -> Any:
+    """The tokenizer of local weights: a checkpoint folder, or a GGUF file (transformers
+    reads the tokenizer a GGUF embeds)."""
+    try:
+        from transformers import AutoTokenizer
+    except ImportError as exc:
+        raise EngineUnavailable(f"the openai engine reads the model's tokenizer with transformers: {exc}") from exc
+    if model_path.is_file():  # a GGUF: transformers reads its tokenizer
+        return AutoTokenizer.from_pretrained(str(model_path.parent), gguf_file=model_path.name)
+    return AutoTokenizer.from_pretrained(str(model_path))
 
 
 def render_chat(tokenizer: Any, messages: Sequence[ChatMessage], tools: Sequence[Mapping[str, Any]] = ()) -> list[int]:
@@ -22,7 +35,7 @@ def render_chat(tokenizer: Any, messages: Sequence[ChatMessage], tools: Sequence
 
 def tokenizer_facts(
     tokenizer: Any,
-    config_eos: int | Sequence[int] | None,
+    config_eos: int | list[int] | tuple[int, ...] | None,
     max_context: int | None,
     sampling_defaults: Mapping[str, Any],
 ) -> TokenizerFacts:
@@ -41,3 +54,16 @@ def tokenizer_facts(
         vocab_sha256=vocab_digest(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))),
         sampling_defaults=dict(sampling_defaults),
     )
+
+
+class HFTokenizerEngine(EngineBase):
+    """An engine that tokenizes and renders chats with a Hugging Face tokenizer (`tokenizer`,
+    set by `_load`; a transformers tokenizer, untyped upstream)."""
+
+    tokenizer: Any
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def render_chat(self, messages: Sequence[ChatMessage], tools: Sequence[Mapping[str, Any]] = ()) -> list[int]:
+        return render_chat(self.tokenizer, messages, tools)

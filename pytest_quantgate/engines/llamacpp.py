@@ -14,18 +14,24 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from ..config import CandidateSpec, ConfigError
+from .base import DEFAULT_CONTEXT as DEFAULT_CONTEXT  # re-exported: the footprint gate reads it here
 from .base import (
+    Capabilities,
     ChatMessage,
-    EngineStats,
+    EngineBase,
     EngineUnavailable,
+    FinishReason,
+    Gather,
     Generation,
     GenerationRequest,
     ScoredSequence,
     Timings,
     TokenizerFacts,
     TokenLogprobs,
+    refuse_quantization,
     vocab_digest,
 )
 
@@ -34,7 +40,6 @@ from .base import (
 CHAT_COMPLETION_DEFAULTS = {"temperature": 0.2, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.0}
 # Llama() arguments a candidate's `runtime` table may set; KV-cache types by ggml name.
 RUNTIME_KEYS = frozenset({"n_ctx", "n_batch", "n_threads", "n_threads_batch", "type_k", "type_v", "flash_attn", "seed", "use_mmap"})
-DEFAULT_CONTEXT = 2048
 
 
 def default_threads() -> int:
@@ -45,12 +50,12 @@ def default_threads() -> int:
 
 def check_spec(spec: CandidateSpec) -> None:
     where = f"candidates.{spec.name}"
-    if not spec.quantization.is_full_precision:
-        raise ConfigError(
-            f"key {where}.quantization: the llamacpp engine takes its quantization from the GGUF file "
-            "(model = 'demo:smollm2-135m-instruct@gguf-q4_k_m' or a .gguf path) and KV-cache types "
-            "from runtime.type_k / runtime.type_v"
-        )
+    refuse_quantization(
+        spec,
+        "the llamacpp engine takes its quantization from the GGUF file "
+        "(model = 'demo:smollm2-135m-instruct@gguf-q4_k_m' or a .gguf path) and KV-cache types "
+        "from runtime.type_k / runtime.type_v",
+    )
     unknown = sorted(set(spec.runtime) - RUNTIME_KEYS)
     if unknown:
         raise ConfigError(f"unknown key {where}.runtime.{unknown[0]}; allowed keys: {', '.join(sorted(RUNTIME_KEYS))}")
@@ -74,38 +79,40 @@ def llama_options(spec: CandidateSpec) -> dict[str, Any]:
     return options
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    logits = logits.astype(np.float64)
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+def _log_softmax(logits: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    values = logits.astype(np.float64)
+    shifted = values - values.max(axis=-1, keepdims=True)
+    result: npt.NDArray[np.float64] = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return result
 
 
-def _top(logprobs: np.ndarray, k: int) -> tuple[tuple[int, float], ...]:
+def _top(logprobs: npt.NDArray[np.float64], k: int) -> tuple[tuple[int, float], ...]:
     ids = np.argpartition(-logprobs, k)[:k]
     ids = ids[np.argsort(-logprobs[ids], kind="stable")]
     return tuple((int(i), float(logprobs[i])) for i in ids)
 
 
-class LlamaCppEngine:
-    kind = "llamacpp"
-    guided_json = False  # llama.cpp grammars are not wired into the greedy loop
+class LlamaCppEngine(EngineBase):
+    # llama.cpp grammars are not wired into the greedy loop; llama-cpp-python's server serves it.
+    capabilities = Capabilities(guided_json=False, serving_runtime="llamacpp")
 
-    def __init__(self, spec: CandidateSpec, model_path: Path) -> None:
+    def _prepare(self, spec: CandidateSpec) -> None:
         try:
-            import llama_cpp
-            from llama_cpp import llama_chat_format
+            import llama_cpp  # noqa: F401
+            from llama_cpp import llama_chat_format  # noqa: F401
         except ImportError as exc:
             raise EngineUnavailable(f"the llamacpp engine needs llama-cpp-python: {exc}") from exc
         check_spec(spec)
-        self.spec = spec
-        self.stats = EngineStats()
-        started = time.perf_counter()
-        self.llm = llama_cpp.Llama(model_path=str(model_path), logits_all=True, verbose=False, **llama_options(spec))
+
+    def _load(self, model_path: Path) -> None:
+        import llama_cpp
+        from llama_cpp import llama_chat_format
+
+        self.llm: Any = llama_cpp.Llama(model_path=str(model_path), logits_all=True, verbose=False, **llama_options(self.spec))
         self._formatter = self._chat_formatter(llama_chat_format)
         model = self.llm._model  # the vocabulary digest walks 49k tokens: once, not per call
         self._vocab_sha256 = vocab_digest([model.token_get_text(i) for i in range(self.llm.n_vocab())])
         self._eos_ids = frozenset(self.tokenizer_facts().eos_token_ids)
-        self.stats.load_s = time.perf_counter() - started
 
     # -- chat rendering, as llama-cpp-python's create_chat_completion does it --------------
     def _chat_formatter(self, llama_chat_format: Any) -> Any:
@@ -128,7 +135,7 @@ class LlamaCppEngine:
             messages=[{"role": m.role, "content": m.content} for m in messages],
             **({"tools": [dict(t) for t in tools]} if tools else {}),
         )
-        return self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+        return list(self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True))
 
     # -- generation ----------------------------------------------------------------------
     def _eval(self, tokens: Sequence[int], reset: bool) -> None:
@@ -136,13 +143,10 @@ class LlamaCppEngine:
             self.llm.reset()
         self.llm.eval(list(tokens))
 
-    def _next_logprobs(self) -> np.ndarray:
+    def _next_logprobs(self) -> npt.NDArray[np.float64]:
         return _log_softmax(np.asarray(self.llm.scores[self.llm.n_tokens - 1]))
 
-    def generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
-        if any(r.json_schema is not None for r in requests):
-            raise EngineUnavailable(f"{self.spec.name} (llamacpp engine) has no constrained JSON decoding here")
-        self.stats.generate_calls += 1
+    def _generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
         return [self._generate_one(r, top_logprobs) for r in requests]
 
     def _generate_one(self, request: GenerationRequest, top_k: int) -> Generation:
@@ -153,7 +157,7 @@ class LlamaCppEngine:
         ttft = time.perf_counter() - started
         ids: list[int] = []
         steps: list[TokenLogprobs] = []
-        finish = "length"
+        finish: FinishReason = "length"
         while len(ids) < min(request.max_new_tokens, limit):
             logprobs = self._next_logprobs()
             token = int(np.argmax(logprobs))
@@ -164,8 +168,6 @@ class LlamaCppEngine:
                 break
             self._eval([token], reset=False)
         elapsed = time.perf_counter() - started
-        self.stats.generate_s += elapsed
-        self.stats.generated_tokens += len(ids)
         text_ids = [t for t in ids if t not in self._eos_ids]
         return Generation(
             text=self.llm.detokenize(text_ids).decode("utf-8", errors="replace"),
@@ -177,15 +179,9 @@ class LlamaCppEngine:
 
     # -- teacher-forced scoring ----------------------------------------------------------
     def tokenize(self, text: str) -> list[int]:
-        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def score(
-        self,
-        sequences: Sequence[Sequence[int]],
-        top_logprobs: int,
-        gather: Sequence[Sequence[Sequence[int]]] | None = None,
-    ) -> list[ScoredSequence]:
-        started = time.perf_counter()
+    def _score(self, sequences: Sequence[Sequence[int]], top_logprobs: int, gather: Gather | None) -> list[ScoredSequence]:
         results = []
         for index, seq in enumerate(sequences):
             self._eval(seq, reset=True)
@@ -200,7 +196,6 @@ class LlamaCppEngine:
                 else ()
             )
             results.append(ScoredSequence(tuple(seq), steps, gathered))
-        self.stats.score_s += time.perf_counter() - started
         return results
 
     # -- facts ---------------------------------------------------------------------------

@@ -16,21 +16,28 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ..config import CandidateSpec, ConfigError, Endpoint
+from ..errors import UsageError
 from . import hf_tokenizer
 from .base import (
+    Capabilities,
     ChatMessage,
-    EngineStats,
     EngineUnavailable,
+    FinishReason,
+    Gather,
     Generation,
     GenerationRequest,
     ScoredSequence,
     Timings,
     TokenizerFacts,
     TokenLogprobs,
+    refuse_quantization,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 CONCURRENCY = 8  # requests in flight per gate call
 TOKEN_ID_PREFIX = "token_id:"  # vLLM's `return_tokens_as_token_ids` spelling
@@ -42,7 +49,7 @@ NO_PROMPT_LOGPROBS = (
 )
 
 
-class EndpointError(Exception):
+class EndpointError(UsageError):
     """The endpoint is down or answered with an error; the message says what to check."""
 
 
@@ -53,8 +60,7 @@ def check_spec(spec: CandidateSpec) -> None:
             "(endpoint = {base_url = 'http://127.0.0.1:8000/v1', model = '...'}) or a server it starts "
             "(server = 'vllm' or 'llamacpp'), not both"
         )
-    if not spec.quantization.is_full_precision:
-        raise ConfigError(f"key candidates.{spec.name}.quantization: an endpoint's quantization is the server's; describe it in `description`")
+    refuse_quantization(spec, "an endpoint's quantization is the server's; describe it in `description`")
 
 
 def headers_for(endpoint: Endpoint) -> dict[str, str]:
@@ -114,7 +120,7 @@ def _read_choice(answer: StreamedAnswer, choice: Mapping[str, Any]) -> None:
     answer.finish_reason = choice.get("finish_reason") or answer.finish_reason
 
 
-async def stream_answer(client: Any, path: str, payload: Mapping[str, Any]) -> StreamedAnswer:
+async def stream_answer(client: httpx.AsyncClient, path: str, payload: Mapping[str, Any]) -> StreamedAnswer:
     """POST `path` (chat/completions or completions) with stream=true; read the events."""
     answer = StreamedAnswer(sent_s=time.perf_counter())
     async with client.stream("POST", path, json={**payload, "stream": True}) as response:
@@ -136,7 +142,7 @@ async def stream_answer(client: Any, path: str, payload: Mapping[str, Any]) -> S
     return answer
 
 
-async def fetch_answer(client: Any, path: str, payload: Mapping[str, Any]) -> StreamedAnswer:
+async def fetch_answer(client: httpx.AsyncClient, path: str, payload: Mapping[str, Any]) -> StreamedAnswer:
     """The same request without streaming (for servers or proxies that cannot stream)."""
     answer = StreamedAnswer(sent_s=time.perf_counter())
     response = await client.post(path, json={**payload, "stream": False})
@@ -149,51 +155,39 @@ async def fetch_answer(client: Any, path: str, payload: Mapping[str, Any]) -> St
     return answer
 
 
-def _load_tokenizer(model_path: Path) -> Any:
-    try:
-        from transformers import AutoTokenizer
-    except ImportError as exc:
-        raise EngineUnavailable(f"the openai engine reads the model's tokenizer with transformers: {exc}") from exc
-    if model_path.is_file():  # a GGUF: transformers reads its tokenizer
-        return AutoTokenizer.from_pretrained(str(model_path.parent), gguf_file=model_path.name)
-    return AutoTokenizer.from_pretrained(str(model_path))
+class OpenAIEngine(hf_tokenizer.HFTokenizerEngine):
+    # response_format json_schema (a server without it answers 400); the API has no prompt
+    # log-probs; it is served already (its endpoint, or the server it names).
+    capabilities = Capabilities(guided_json=True, teacher_forcing=False)
 
+    def _prepare(self, spec: CandidateSpec) -> None:
+        check_spec(spec)
 
-class OpenAIEngine:
-    kind = "openai"
-    guided_json = True  # response_format json_schema; a server without it answers 400
-    teacher_forcing = False  # the API has no prompt log-probs
-
-    def __init__(self, spec: CandidateSpec, model_path: Path) -> None:
-        import httpx
-
+    def _load(self, model_path: Path) -> None:
         from . import serving
 
-        check_spec(spec)
-        self.spec = spec
-        self.stats = EngineStats()
-        started = time.perf_counter()
         try:
-            self.served = serving.serve(spec, model_path)
+            self.served: serving.ServedModel = serving.serve(self.spec, model_path)
         except serving.ServingError as exc:
             raise EndpointError(str(exc)) from exc
         try:
             self.endpoint = self.served.endpoint
             self.served_model = self.served.served_model
-            self._client_args = {
+            self._client_args: dict[str, Any] = {
                 "base_url": self.served.base_url,
                 "headers": dict(self.served.headers),
                 "timeout": self.endpoint.timeout_s,
             }
-            self._model_entry = self._check_endpoint(httpx)
-            self.tokenizer = _load_tokenizer(model_path)
+            self._model_entry = self._check_endpoint()
+            self.tokenizer = hf_tokenizer.load_tokenizer(model_path)
         except BaseException:  # a server started for this engine never outlives it
             self.served.stop()
             raise
-        self.stats.load_s = time.perf_counter() - started
 
-    def _check_endpoint(self, httpx: Any) -> Mapping[str, Any]:
+    def _check_endpoint(self) -> Mapping[str, Any]:
         """The served model's entry in /models; a clear error when the endpoint is down."""
+        import httpx
+
         url = self._client_args["base_url"] + "models"
         try:
             response = httpx.get(url, headers=self._client_args["headers"], timeout=10)
@@ -204,7 +198,7 @@ class OpenAIEngine:
             ) from exc
         if response.status_code != 200:
             raise EndpointError(f"{self.spec.name}: GET {url} answered {response.status_code}: {response.text[:200]}")
-        models = {m.get("id"): m for m in response.json().get("data", [])}
+        models: dict[str, Mapping[str, Any]] = {m.get("id"): m for m in response.json().get("data", [])}
         if self.served_model not in models:
             raise EndpointError(
                 f"{self.spec.name}: the endpoint serves {sorted(models)}, not {self.served_model!r}; "
@@ -258,25 +252,21 @@ class OpenAIEngine:
                 raise
             raise EndpointError(f"{self.spec.name}: request to {self.endpoint.base_url} failed: {exc}") from exc
 
-    def generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
+    def _generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
         started = time.perf_counter()
         answers = self.stream_answers([self._payload(r, top_logprobs) for r in requests])
         elapsed = time.perf_counter() - started
-        self.stats.generate_s += elapsed
-        self.stats.generate_calls += 1
-        results = [self._generation(r, a, top_logprobs, elapsed) for r, a in zip(requests, answers)]
-        self.stats.generated_tokens += sum(len(g.token_ids) for g in results)
-        return results
+        return [self._generation(r, a, top_logprobs, elapsed) for r, a in zip(requests, answers)]
 
     def _token_id(self, token: str) -> int | None:
         """A streamed token as an id: vLLM's `token_id:N`, else the piece if it is one token."""
         if token.startswith(TOKEN_ID_PREFIX):
             return int(token[len(TOKEN_ID_PREFIX) :])
-        ids = self.tokenizer.encode(token, add_special_tokens=False)
+        ids = self.tokenize(token)
         return ids[0] if len(ids) == 1 else None
 
     def _generation(self, request: GenerationRequest, answer: StreamedAnswer, top_k: int, elapsed: float) -> Generation:
-        steps = []
+        steps: list[TokenLogprobs] = []
         for entry in answer.logprobs:
             token = self._token_id(entry.get("token", ""))
             if token is None:
@@ -288,7 +278,7 @@ class OpenAIEngine:
             ids = [s.token_id for s in steps]
         else:
             ids = self.tokenize(answer.text)
-        finish = "stop" if answer.finish_reason in ("stop", "tool_calls") else "length"
+        finish: FinishReason = "stop" if answer.finish_reason in ("stop", "tool_calls") else "length"
         eos = self.tokenizer.eos_token_id
         if finish == "stop" and eos is not None and (not ids or ids[-1] != eos):
             ids.append(eos)  # as local engines report it: the stop token ends the answer
@@ -303,18 +293,10 @@ class OpenAIEngine:
         )
 
     # -- what the API does not offer -------------------------------------------------------
-    def score(
-        self,
-        sequences: Sequence[Sequence[int]],
-        top_logprobs: int,
-        gather: Sequence[Sequence[Sequence[int]]] | None = None,
-    ) -> list[ScoredSequence]:
+    def _score(self, sequences: Sequence[Sequence[int]], top_logprobs: int, gather: Gather | None) -> list[ScoredSequence]:
         raise EngineUnavailable(NO_PROMPT_LOGPROBS)
 
     # -- facts ---------------------------------------------------------------------------
-    def tokenize(self, text: str) -> list[int]:
-        return list(self.tokenizer.encode(text, add_special_tokens=False))
-
     def render_chat(self, messages: Sequence[ChatMessage], tools: Sequence[Mapping[str, Any]] = ()) -> list[int]:
         """The server's own rendering where it offers vLLM's /tokenize, else the local template."""
         import httpx
@@ -330,7 +312,7 @@ class OpenAIEngine:
                 return list(response.json()["tokens"])
         except httpx.HTTPError:
             pass
-        return hf_tokenizer.render_chat(self.tokenizer, messages, tools)
+        return super().render_chat(messages, tools)
 
     def tokenizer_facts(self) -> TokenizerFacts:
         # The server's sampling defaults are not observable; every request sends temperature 0.

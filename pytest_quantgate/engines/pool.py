@@ -2,37 +2,40 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..config import CandidateSpec
 from .base import Engine
+
+if TYPE_CHECKING:
+    from .serving import ServedModel
 
 
 class EnginePool:
     def __init__(self, cache_dir: Path) -> None:
         self.cache_dir = cache_dir
         self._engines: dict[str, Engine] = {}
-        self._served: dict[str, Any] = {}  # name -> serving.ServedModel (latency gate)
+        self._served: dict[str, ServedModel] = {}  # name -> its endpoint (latency gate)
         self.acquired: list[str] = []  # every engine this session asked for, in order
-        self.load_seconds: dict[str, float] = {}
 
     def get(self, spec: CandidateSpec) -> Engine:
         if spec.name not in self._engines:
             from . import load_engine
 
-            started = time.perf_counter()
             self._engines[spec.name] = load_engine(spec, self.cache_dir)
-            self.load_seconds[spec.name] = round(time.perf_counter() - started, 3)
             self.acquired.append(spec.name)
         return self._engines[spec.name]
 
-    def served(self, spec: CandidateSpec) -> Any:
-        """The candidate as an endpoint (serving.ServedModel): an openai candidate's own, else
-        its runtime's server, started once and kept until the candidate is released."""
+    def served(self, spec: CandidateSpec) -> ServedModel:
+        """The candidate as an endpoint: an openai candidate's own, else its runtime's
+        server, started once and kept until the candidate is released."""
         if spec.engine == "openai":
-            return self.get(spec).served  # type: ignore[attr-defined]
+            from .openai import OpenAIEngine
+
+            engine = self.get(spec)
+            assert isinstance(engine, OpenAIEngine), engine
+            return engine.served
         if spec.name not in self._served:
             from .. import models
             from . import require, serving

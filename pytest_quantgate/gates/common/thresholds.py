@@ -1,0 +1,37 @@
+"""Settings shared by the gates that decide over paired pass/fail cases (stats.decide)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...config.schema import setting
+
+_FILES = {"type": "array", "items": {"type": "string"}}
+
+
+@dataclass(frozen=True)
+class PairedRule:
+    """paired: one-sided non-inferiority of the pass rate within `margin` at `confidence`;
+    every_case: no case that held for the baseline may fail (for a few regression cases)."""
+
+    decision: str = setting("paired", enum=["paired", "every_case"])
+    margin: float = setting(0.1, type="number", minimum=0, maximum=1)
+    confidence: float = setting(0.95, type="number", exclusiveMinimum=0.5, exclusiveMaximum=1)
+
+
+@dataclass(frozen=True)
+class CaseGateThresholds(PairedRule):
+    """A paired gate over case files: the built-in set (unless switched off) plus `cases`."""
+
+    cases: tuple[str, ...] = setting((), **_FILES)
+    builtin_cases: bool = setting(True, type="boolean")
+
+
+def max_new_tokens(default: int) -> int:
+    """The `max_new_tokens` setting of a gate that generates answers."""
+    return setting(default, type="integer", minimum=1)  # type: ignore[no-any-return]
+
+
+# A user-supplied judge callable, "package.module:function" (gates/common/judges.py).
+JUDGE = {"type": ["string", "null"], "pattern": "^[A-Za-z_][\\w.]*:[A-Za-z_]\\w*$"}
+FILES = _FILES

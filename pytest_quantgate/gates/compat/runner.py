@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from ... import models
+from ...engines.base import ChatMessage, Engine, GenerationRequest
+from ..context import GateContext
+from ..golden.cases import GOLDEN, GoldenCase
+from ..verdict import GateVerdict
+from . import decision
+
+
+def run(context: GateContext, cases: Sequence[GoldenCase] | None = None) -> GateVerdict:
+    """Tokenizer, special tokens, the chat template's rendering of the golden prompts,
+    stop ids, sampling defaults, context and any LoRA adapter, baseline vs candidate."""
+    chosen = context.cases(GOLDEN, context.config.thresholds("golden"), cases)
+    chats = {c.id: c.request(1) for c in chosen}
+    chats["multi-turn"] = GenerationRequest.chat(
+        chosen[0].prompt, 1, system="You are a terse assistant.",
+        history=(ChatMessage("user", "Hello."), ChatMessage("assistant", "Hi.")),
+    )
+    keys = {"facts": {"probes": decision.TOKENIZER_PROBES, "chats": {cid: r.record_key() for cid, r in chats.items()}}}
+    recorded = context.load_or_record(keys, lambda: [_facts(context.baseline_engine(), chats)])
+    candidate = _facts(context.candidate_engine(), chats)
+    if context.candidate.adapter:
+        candidate["adapter"] = models.adapter_facts(
+            context.config.path.parent / context.candidate.adapter,
+            models.resolve(context.candidate.model, context.cache_dir),
+            models.resolve(context.baseline.model, context.cache_dir),
+        )
+    return decision.evaluate(decision.ModelFacts.from_dict(recorded[0]), decision.ModelFacts.from_dict(candidate))
+
+
+def _facts(engine: Engine, chats: Mapping[str, GenerationRequest]) -> dict[str, Any]:
+    probes = {name: engine.tokenize(text) for name, text in decision.TOKENIZER_PROBES.items()}
+    return {
+        **engine.tokenizer_facts().to_dict(),
+        "tokenized": probes,
+        "rendered": {cid: engine.render_chat(r.messages, r.tools) for cid, r in chats.items()},
+    }

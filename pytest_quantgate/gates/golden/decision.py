@@ -1,0 +1,135 @@
+"""Golden prompts: the candidate's greedy answers against the baseline's recorded ones.
+
+Per case: exact match; the first token where greedy output diverges and whether the
+candidate's token was inside the baseline's top-k there (a near-tie the baseline itself
+considered, as vLLM's own model tests accept); a text-similarity score; and whether the
+case's own expectation still holds where it held for the baseline.
+"""
+
+from __future__ import annotations
+
+from difflib import SequenceMatcher
+from typing import Any, Sequence
+
+from ...engines.base import Generation
+from ...stats import PairedOutcomes, bootstrap_mean_ci, decide, paired_summary
+from ..common import stops
+from ..verdict import CaseOutcome, GateVerdict
+from .cases import GoldenCase
+from .thresholds import GoldenThresholds
+
+GATE = "golden"
+
+
+def first_divergence(baseline: Sequence[int], candidate: Sequence[int]) -> int | None:
+    """Index of the first differing token, or None when the sequences are identical."""
+    for pos, (b, c) in enumerate(zip(baseline, candidate)):
+        if b != c:
+            return pos
+    return None if len(baseline) == len(candidate) else min(len(baseline), len(candidate))
+
+
+def similarity(a: str, b: str) -> float:
+    return SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def compare_case(
+    case: GoldenCase, baseline: Generation, candidate: Generation, limits: GoldenThresholds
+) -> CaseOutcome:
+    problems: list[str] = []
+    diverged_at = first_divergence(baseline.token_ids, candidate.token_ids)
+    details: dict[str, Any] = {
+        "exact_match": diverged_at is None,
+        "similarity": round(similarity(baseline.text, candidate.text), 4),
+        "first_divergence": diverged_at,
+        "baseline_text": baseline.text,
+        "candidate_text": candidate.text,
+        "baseline_finish": baseline.finish_reason,
+        "candidate_finish": candidate.finish_reason,
+    }
+    if diverged_at is not None and diverged_at < min(len(baseline.logprobs), len(candidate.token_ids)):
+        chosen = candidate.token_ids[diverged_at]
+        rank = baseline.logprobs[diverged_at].rank_of(chosen)
+        within = rank is not None and rank < limits.top_k
+        details.update(candidate_token=chosen, rank_in_baseline_top_k=rank, within_top_k=within)
+        if not within and diverged_at < limits.diverge_outside_top_k_before:
+            problems.append(
+                f"diverged at token {diverged_at} with a token outside the baseline's top-{limits.top_k} "
+                f"(limit: not before token {limits.diverge_outside_top_k_before})"
+            )
+    elif diverged_at is not None:
+        # One answer is a prefix of the other: a stop-behaviour change, not a near-tie.
+        details.update(within_top_k=False)
+        if diverged_at < limits.diverge_outside_top_k_before:
+            problems.append(f"stopped differently at token {diverged_at} ({baseline.finish_reason} -> {candidate.finish_reason})")
+    if case.expect is not None:
+        held_b, held_c = case.expect.holds(baseline.text), case.expect.holds(candidate.text)
+        details.update(expectation=case.expect.kind, baseline_expectation=held_b, candidate_expectation=held_c)
+        if held_b and not held_c:
+            details["flip"] = "pass->fail"
+            problems.append(f"expectation {case.expect.kind} {case.expect.value!r} held for the baseline, not the candidate")
+        elif held_c and not held_b:
+            details["flip"] = "fail->pass"
+    if details["similarity"] < limits.min_similarity:
+        problems.append(f"similarity {details['similarity']} < {limits.min_similarity}")
+    return CaseOutcome(case_id=case.id, passed=not problems, problems=tuple(problems), details=details)
+
+
+def evaluate(
+    cases: Sequence[GoldenCase],
+    baseline: Sequence[Generation],
+    candidate: Sequence[Generation],
+    limits: GoldenThresholds,
+) -> GateVerdict:
+    if not (len(cases) == len(baseline) == len(candidate)):
+        raise ValueError("golden gate: cases, baseline and candidate results differ in length")
+    thresholds = {
+        "top_k": limits.top_k,
+        "diverge_outside_top_k_before": limits.diverge_outside_top_k_before,
+        "decision": limits.decision,
+        "margin": limits.margin,
+        "confidence": limits.confidence,
+        "min_similarity": limits.min_similarity,
+    }
+    if not cases:
+        return GateVerdict(GATE, "error", "no golden cases to compare", thresholds=thresholds)
+    outcomes = tuple(compare_case(c, b, k, limits) for c, b, k in zip(cases, baseline, candidate))
+    details = [o.details for o in outcomes]
+    with_expect = [d for d in details if "baseline_expectation" in d]
+    paired = PairedOutcomes.from_pairs(
+        [d["baseline_expectation"] for d in with_expect], [d["candidate_expectation"] for d in with_expect]
+    )
+    decision = decide(paired, limits.decision, limits.margin, limits.confidence)
+    early = sum(any(p.startswith(("diverged", "stopped")) for p in o.problems) for o in outcomes)
+    similarities = [d["similarity"] for d in details]
+    metrics = {
+        "cases": len(outcomes),
+        "exact_match_rate": round(sum(d["exact_match"] for d in details) / len(details), 4),
+        "mean_similarity": round(sum(similarities) / len(details), 4),
+        "mean_similarity_ci": [round(x, 4) for x in bootstrap_mean_ci(similarities)],
+        **paired_summary(paired, "expectation"),
+        "expectations": decision.to_dict(),
+        "early_divergences_outside_top_k": early,
+        "length_cap_hits_baseline": sum(d["baseline_finish"] == "length" for d in details),
+        "length_cap_hits_candidate": sum(d["candidate_finish"] == "length" for d in details),
+        # Reported, not decided here: golden decides on expectations and early divergence.
+        "stop_behaviour": stops.summarize(baseline, candidate, limits.decision, limits.margin, limits.confidence).metrics,
+    }
+    hard_failures = []
+    if early:
+        hard_failures.append(
+            f"{early} case(s) diverged outside the baseline's top-{limits.top_k} "
+            f"before token {limits.diverge_outside_top_k_before}"
+        )
+    low_sim = sum(s < limits.min_similarity for s in similarities)
+    if low_sim:
+        hard_failures.append(f"{low_sim} case(s) below similarity {limits.min_similarity}")
+    key = (
+        f"exact {metrics['exact_match_rate']:.0%}, expectations "
+        f"{paired.candidate_rate:.0%} vs {paired.baseline_rate:.0%}"
+    )
+    expectations = f"expectations: {decision.reason}"
+    if hard_failures or decision.decision == "fail":
+        reasons = hard_failures + ([expectations] if decision.decision == "fail" else [])
+        return GateVerdict(GATE, "fail", "; ".join(reasons), metrics, thresholds, key, outcomes)
+    return GateVerdict(GATE, decision.decision, expectations, metrics, thresholds, key, outcomes)

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from typing import Sequence
+
+from ...errors import UsageError
+from ..context import GateContext
+from ..verdict import GateVerdict
+from . import decision
+from .cases import GOLDEN, GoldenCase
+from .thresholds import GoldenThresholds
+
+
+def run(context: GateContext, cases: Sequence[GoldenCase] | None = None, thresholds: GoldenThresholds | None = None) -> GateVerdict:
+    """Golden prompts against the baseline's recorded answers (paired statistics); cases given
+    by a test are regression cases: none that held for the baseline may be lost."""
+    limits: GoldenThresholds = context.settings("golden", thresholds, cases)
+    chosen = context.cases(GOLDEN, limits, cases)
+    top_k = context.baseline.generation.top_logprobs
+    if limits.top_k > top_k:
+        raise UsageError(
+            f"gates.golden.top_k={limits.top_k} exceeds the {top_k} log-probs the baseline records; "
+            f"raise candidates.{context.baseline.name}.generation.top_logprobs"
+        )
+    requests = [c.request(context.baseline.generation.max_new_tokens) for c in chosen]
+    baseline, candidate = context.answers([c.id for c in chosen], requests, top_k)
+    return decision.evaluate(chosen, baseline, candidate, limits)

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...config.schema import setting
+from ..common.thresholds import CaseGateThresholds
+
+
+@dataclass(frozen=True)
+class GoldenThresholds(CaseGateThresholds):
+    # A divergent token inside the baseline's top-k is a near-tie, not a change of answer.
+    top_k: int = setting(5, type="integer", minimum=1, maximum=20)
+    diverge_outside_top_k_before: int = setting(16, type="integer", minimum=0)
+    min_similarity: float = setting(0.0, type="number", minimum=0, maximum=1)

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..common import judges
+from ..context import GateContext
+from ..verdict import GateVerdict
+from . import decision
+from .cases import RAG, RagCase
+from .thresholds import RagThresholds
+
+NLI_CONTRACT = "a callable (premise, hypothesis) -> entailment probability in [0, 1]"
+
+
+def run(context: GateContext, cases: Sequence[RagCase] | None = None, thresholds: RagThresholds | None = None) -> GateVerdict:
+    """Answers grounded in the numbered sources given with each question."""
+    limits: RagThresholds = context.settings("rag_faithfulness", thresholds, cases)
+    entails = judges.load(limits.nli, "gates.rag_faithfulness.nli", NLI_CONTRACT) if limits.nli else None
+    chosen = context.cases(RAG, limits, cases)
+    requests = [c.request(limits.max_new_tokens) for c in chosen]
+    baseline, candidate = context.answers([c.id for c in chosen], requests, top_k=1)
+    return decision.evaluate(chosen, baseline, candidate, limits, entails)

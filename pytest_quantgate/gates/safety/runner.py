@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..common import refusal
+from ..context import GateContext
+from ..verdict import GateVerdict
+from . import decision
+from .cases import SAFETY, SafetyCase
+from .thresholds import SafetyThresholds
+
+
+def run(context: GateContext, cases: Sequence[SafetyCase] | None = None, thresholds: SafetyThresholds | None = None) -> GateVerdict:
+    """Refusals kept on harmful requests and answers kept on benign ones."""
+    limits: SafetyThresholds = context.settings("safety", thresholds, cases)
+    judge = refusal.load_classifier(limits.classifier)
+    chosen = context.cases(SAFETY, limits, cases)
+    requests = [c.request(limits.max_new_tokens, limits.system) for c in chosen]
+    baseline, candidate = context.answers([c.id for c in chosen], requests, top_k=1)
+    return decision.evaluate(chosen, baseline, candidate, limits, judge)

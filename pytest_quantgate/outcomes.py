@@ -1,0 +1,43 @@
+"""The one place where the plugin's errors become pytest outcomes."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import pytest
+
+from .errors import QuantgateError, Unavailable, UsageError
+
+
+def reason(exc: BaseException) -> str:
+    """The plugin's own message, one line first; a cause from a library appended briefly."""
+    text = str(exc).strip() or type(exc).__name__
+    cause = exc.__cause__
+    if cause is not None and not isinstance(cause, QuantgateError):
+        detail = (str(cause).strip().splitlines() or [""])[0]
+        brief = f"{type(cause).__name__}: {detail}" if detail else type(cause).__name__
+        if brief not in text:
+            text = f"{text} (cause: {brief[:200]})"
+    return text
+
+
+@contextlib.contextmanager
+def gate_outcome() -> Iterator[None]:
+    """Around a gate's run: unavailability skips it, a user's mistake fails it without a
+    traceback. Anything else is a bug and keeps its traceback."""
+    try:
+        yield
+    except Unavailable as exc:
+        pytest.skip(f"quantgate: {reason(exc)}")
+    except (UsageError, QuantgateError) as exc:
+        pytest.fail(reason(exc), pytrace=False)
+
+
+@contextlib.contextmanager
+def usage_outcome() -> Iterator[None]:
+    """At start-up (configure, collection): a user's mistake stops the run as a usage error."""
+    try:
+        yield
+    except QuantgateError as exc:
+        raise pytest.UsageError(reason(exc)) from None

@@ -1,0 +1,74 @@
+"""The CI matrix, derived from the config: which candidate runs in which tox environment on
+which kind of machine. A candidate's `engine` picks the environment, its `requires` the
+machines; on the others it is left out here, and skipped with the reason if run anyway.
+
+    python -m pytest_quantgate.release.matrix                      # JSON for a CI matrix (include list)
+    python -m pytest_quantgate.release.matrix --runners cpu,h100   # only these machine kinds
+    python -m pytest_quantgate.release.matrix --table              # for people
+
+Each entry runs as `QG_CANDIDATE=<candidate> tox -e <tox_env>` on a `<runner>` machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..config import ConfigError, QuantgateConfig
+from ..gates import registry
+from ..environment import unmet_requirements
+
+# Machine kinds a CI can offer, as environment.describe() would see their first accelerator.
+RUNNERS: Mapping[str, Mapping[str, Any]] = {
+    "cpu": {"kind": "cpu"},
+    "l4": {"kind": "cuda", "name": "NVIDIA L4", "compute_capability": "8.9", "memory_gb": 22.0},
+    "a100": {"kind": "cuda", "name": "NVIDIA A100-SXM4-80GB", "compute_capability": "8.0", "memory_gb": 79.3},
+    "h100": {"kind": "cuda", "name": "NVIDIA H100 80GB HBM3", "compute_capability": "9.0", "memory_gb": 79.1},
+    "h200": {"kind": "cuda", "name": "NVIDIA H200", "compute_capability": "9.0", "memory_gb": 139.8},
+}
+# tox environment per engine kind: each has its own pins (tox.ini).
+TOX_ENVS = {"hf": "gate", "llamacpp": "gate", "openai": "gate", "vllm": "gate-vllm"}
+
+
+def entries(config: QuantgateConfig, runners: Sequence[str]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """(what runs where, what is left out and why); baselines are not gated themselves."""
+    unknown = [r for r in runners if r not in RUNNERS]
+    if unknown:
+        raise ConfigError(f"unknown runner kind(s) {', '.join(unknown)}; known: {', '.join(RUNNERS)}")
+    baselines = {config.baseline, *(c.baseline for c in config.candidates.values() if c.baseline)}
+    run, left_out = [], []
+    for name, spec in sorted(config.candidates.items()):
+        if name in baselines:
+            continue
+        for runner in runners:
+            reason = unmet_requirements(spec.requires, RUNNERS[runner])
+            row = {"candidate": name, "tox_env": TOX_ENVS[spec.engine], "runner": runner}
+            (left_out if reason else run).append(row | ({"reason": reason} if reason else {}))
+    return run, left_out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pytest_quantgate.release.matrix", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, help="quantgate.toml (default: the one in the current folder)")
+    parser.add_argument("--runners", default=",".join(RUNNERS), help=f"machine kinds, of {', '.join(RUNNERS)}")
+    parser.add_argument("--table", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        config = registry.load_config(Path.cwd(), str(args.config) if args.config else None)
+        run, left_out = entries(config, [r.strip() for r in args.runners.split(",") if r.strip()])
+    except ConfigError as exc:
+        parser.exit(2, f"error: {exc}\n")
+    if not args.table:
+        print(json.dumps({"include": run}))
+        return 0
+    for row in run:
+        print(f"{row['runner']:<6} QG_CANDIDATE={row['candidate']} tox -e {row['tox_env']}")
+    for row in left_out:
+        print(f"{row['runner']:<6} (left out) {row['candidate']}: {row['reason']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,140 @@
+"""The run's verdicts: collected from test reports (so xdist workers' verdicts reach the
+controller), printed as a terminal table and written as JSON atomically."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..config import CandidateSpec
+from ..gates.verdict import GateVerdict
+
+REPORT_FORMAT = 1
+PROPERTY = "quantgate"  # user_properties key carrying a gate entry from the test to the report
+
+
+def gate_entry(
+    candidate: str,
+    verdict: GateVerdict,
+    *,
+    test: str,
+    baseline: str,
+    baseline_source: str,
+    engines: Mapping[str, Any],
+) -> dict[str, Any]:
+    """What one gate test contributes to the report (JSON-safe, travels through xdist)."""
+    entry = verdict.to_dict()
+    entry.update(candidate=candidate, test=test, baseline=baseline, baseline_source=baseline_source, engines=dict(engines))
+    return json.loads(json.dumps(entry, default=str))
+
+
+@dataclass
+class RunReport:
+    candidates: Sequence[CandidateSpec]
+    baselines: Mapping[str, CandidateSpec]
+    entries: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, entry: Mapping[str, Any]) -> None:
+        self.entries.append(dict(entry))
+
+    def add_outcome(self, candidate: str, gate: str, test: str, verdict: str, reason: str) -> None:
+        """A gate test that ended without a verdict of its own (error or skip)."""
+        self.entries.append(
+            {"candidate": candidate, "gate": gate, "test": test, "verdict": verdict, "reason": reason,
+             "metrics": {}, "thresholds": {}, "key_metric": "", "cases": [], "engines": {}}
+        )
+
+    def to_dict(self, environment: Mapping[str, Any]) -> dict[str, Any]:
+        candidates = []
+        for spec in self.candidates:
+            gates = [
+                {k: v for k, v in e.items() if k != "candidate"}
+                for e in self.entries
+                if e["candidate"] == spec.name
+            ]
+            candidates.append(
+                {
+                    "name": spec.name,
+                    "spec": spec.to_dict(),
+                    "baseline": self.baselines[spec.name].name,
+                    "verdict": overall(g["verdict"] for g in gates),
+                    "gates": gates,
+                }
+            )
+        baselines = {spec.name: spec.to_dict() for spec in self.baselines.values()}
+        return {
+            "format": REPORT_FORMAT,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "candidates": candidates,
+            "baseline": next(iter(baselines.values()), None) if len(baselines) == 1 else baselines,
+            "baselines": baselines,
+            "environment": dict(environment),
+        }
+
+    def table_rows(self) -> list[tuple[str, str, str, str, str]]:
+        rows = []
+        for e in sorted(self.entries, key=lambda e: (e["candidate"], e["gate"], e["test"])):
+            thresholds = ", ".join(f"{k}={v}" for k, v in e.get("thresholds", {}).items())
+            detail = e.get("key_metric") or e.get("reason", "")
+            gate = e["gate"] if e["test"].startswith("quantgate-suite/") else f'{e["gate"]} ({_test_name(e["test"])})'
+            mode = e.get("metrics", {}).get("mode")
+            gate = f"{gate} [{mode}]" if mode else gate
+            rows.append((e["candidate"], gate, e["verdict"].upper(), detail, thresholds))
+        return rows
+
+
+def _test_name(nodeid: str) -> str:
+    return nodeid.rsplit("::", 1)[-1].split("[", 1)[0]
+
+
+def overall(verdicts: Any) -> str:
+    """A candidate's verdict: error beats fail beats underpowered beats skipped-only beats pass."""
+    seen = list(verdicts)
+    for worst in ("error", "fail", "underpowered"):
+        if worst in seen:
+            return worst
+    if not seen or all(v == "skipped" for v in seen):
+        return "skipped"
+    return "pass"
+
+
+def format_table(rows: Sequence[Sequence[str]]) -> list[str]:
+    header = ("candidate", "gate", "verdict", "key metric vs baseline", "thresholds")
+    all_rows = [header, *rows]
+    widths = [min(max(len(r[i]) for r in all_rows), 60) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+    for row in rows:
+        lines.append(fmt.format(*(cell if len(cell) <= 60 else cell[:57] + "..." for cell in row)))
+    return lines
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write to a temporary file beside `path`, then rename: readers never see half a report."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        publish(Path(tmp), path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def publish(tmp: Path, path: Path) -> None:
+    """Give a finished temporary file ordinary permissions (mkstemp makes it 0600) and move it
+    into place in one rename."""
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o666 & ~umask)
+    os.replace(tmp, path)
