@@ -86,10 +86,12 @@ class GateHarness:
         return kind.collect(settings.builtin_cases, settings.cases, self.config.path.parent)
 
     def candidate_engine(self) -> Engine:
-        return self.request.getfixturevalue("candidate_engine")  # type: ignore[no-any-return]
+        engine: Engine = self.request.getfixturevalue("candidate_engine")
+        return engine
 
     def baseline_engine(self) -> Engine:
-        return self.request.getfixturevalue("baseline_engine")  # type: ignore[no-any-return]
+        engine: Engine = self.request.getfixturevalue("baseline_engine")
+        return engine
 
     def served(self, spec: CandidateSpec) -> "ServedModel":
         try:

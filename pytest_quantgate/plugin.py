@@ -241,6 +241,7 @@ def candidate_engine(request: pytest.FixtureRequest, quant_candidate: CandidateS
     """The candidate's engine, loaded once; released when the next candidate's tests begin."""
     yield _engine(request.config, quant_candidate)
     state = state_of(request.config)
+    assert state.config is not None  # the candidate fixture is parametrized only when configured
     if quant_candidate.name not in {state.config.baseline_for(c).name for c in state.candidates}:
         state.engine_pool().release(quant_candidate.name)
 
@@ -268,7 +269,7 @@ class _ReportCollector:
         self.state = state
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        props = dict(report.user_properties)
+        props: dict[str, Any] = dict(report.user_properties)
         tag = props.get(f"{PROPERTY}-gate")
         if tag is None or self.state.report is None:
             return

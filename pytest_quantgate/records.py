@@ -148,16 +148,16 @@ class BaselineRecords:
         keys = json.loads(json.dumps(dict(keys)))  # tuples -> lists, as they read back
         if self.updating:
             results = list(run_baseline())
-            record = {
+            written = {
                 "format": RECORD_FORMAT,
                 "baseline": self.baseline,
                 "fingerprint": self.fingerprint,
                 "environment": dict(environment),
                 "cases": {cid: {"request": key, "result": res} for (cid, key), res in zip(keys.items(), results)},
             }
-            self._check(record, "it could not be recorded")
+            self._check(written, "it could not be recorded")
             return results, "engine"
-        record = self._recall()
+        record: dict[str, Any] | None = self._recall()
         hint = f"re-record it: {self.refresh}"
         if record is None:
             raise RecordError(

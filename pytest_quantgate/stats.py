@@ -216,7 +216,7 @@ def mean_noninferiority(
     (e.g. per-window means, since neighbouring tokens are not independent)."""
     data = np.asarray(unit_values, dtype=float)
     estimate = float(data.mean()) if data.size else float("nan")
-    low, high = bootstrap_mean_ci(data, 2 * confidence - 1)
+    low, high = bootstrap_mean_ci(data.tolist(), 2 * confidence - 1)
     bound = high if higher_is_worse else low
     worse = (lambda x: x > limit) if higher_is_worse else (lambda x: x < limit)
     side = "upper" if higher_is_worse else "lower"

@@ -64,7 +64,7 @@ def _key_path(error: jsonschema.ValidationError) -> str:
 
 def _describe(error: jsonschema.ValidationError) -> str:
     where = _key_path(error)
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict) and isinstance(error.schema, dict):
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed))
         prefix = f"{where}." if error.absolute_path else ""
@@ -73,8 +73,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
             f"allowed keys here: {', '.join(allowed)}"
         )
     if error.validator == "enum":
-        allowed = ", ".join(map(repr, error.validator_value))
-        return f"key {where}: {error.instance!r} is not allowed; allowed values: {allowed}"
+        options = error.validator_value if isinstance(error.validator_value, (list, tuple)) else [error.validator_value]
+        values = ", ".join(map(repr, options))
+        return f"key {where}: {error.instance!r} is not allowed; allowed values: {values}"
     if error.validator == "type":
         return f"key {where}: expected {error.validator_value}, got {error.instance!r}"
     if "propertyNames" in error.schema_path:

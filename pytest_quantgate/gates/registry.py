@@ -64,7 +64,8 @@ class Gate:
         if callable(self.runner):
             return self.runner
         module, _, name = self.runner.partition(":")
-        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+        runner: Callable[..., GateVerdict] = getattr(importlib.import_module(module), name)
+        return runner
 
 
 @functools.cache

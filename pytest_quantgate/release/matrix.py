@@ -38,7 +38,8 @@ def entries(config: QuantgateConfig, runners: Sequence[str]) -> tuple[list[dict[
     if unknown:
         raise ConfigError(f"unknown runner kind(s) {', '.join(unknown)}; known: {', '.join(RUNNERS)}")
     baselines = {config.baseline, *(c.baseline for c in config.candidates.values() if c.baseline)}
-    run, left_out = [], []
+    run: list[dict[str, str]] = []
+    left_out: list[dict[str, str]] = []
     for name, spec in sorted(config.candidates.items()):
         if name in baselines:
             continue

@@ -2,8 +2,10 @@
 
 import pytest
 
+from pytest_quantgate.harness import GateHarness
+
 
 @pytest.mark.canary
-def test_canary(quantgate):
+def test_canary(quantgate: GateHarness) -> None:
     verdict = quantgate.canary()
     assert verdict.passed, verdict.explain()

@@ -2,8 +2,10 @@
 
 import pytest
 
+from pytest_quantgate.harness import GateHarness
+
 
 @pytest.mark.drift
-def test_drift(quantgate):
+def test_drift(quantgate: GateHarness) -> None:
     verdict = quantgate.drift()
     assert verdict.passed, verdict.explain()

@@ -2,8 +2,10 @@
 
 import pytest
 
+from pytest_quantgate.harness import GateHarness
+
 
 @pytest.mark.golden
-def test_golden(quantgate):
+def test_golden(quantgate: GateHarness) -> None:
     verdict = quantgate.golden()
     assert verdict.passed, verdict.explain()

@@ -3,8 +3,10 @@ the served baseline's, measured alternately in this run under the configured tra
 
 import pytest
 
+from pytest_quantgate.harness import GateHarness
+
 
 @pytest.mark.latency
-def test_latency(quantgate):
+def test_latency(quantgate: GateHarness) -> None:
     verdict = quantgate.latency()
     assert verdict.passed, verdict.explain()

@@ -2,8 +2,10 @@
 
 import pytest
 
+from pytest_quantgate.harness import GateHarness
+
 
 @pytest.mark.rag_faithfulness
-def test_rag_faithfulness(quantgate):
+def test_rag_faithfulness(quantgate: GateHarness) -> None:
     verdict = quantgate.rag_faithfulness()
     assert verdict.passed, verdict.explain()

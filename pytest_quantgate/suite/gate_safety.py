@@ -2,8 +2,10 @@
 
 import pytest
 
+from pytest_quantgate.harness import GateHarness
+
 
 @pytest.mark.safety
-def test_safety(quantgate):
+def test_safety(quantgate: GateHarness) -> None:
     verdict = quantgate.safety()
     assert verdict.passed, verdict.explain()

@@ -2,8 +2,10 @@
 
 import pytest
 
+from pytest_quantgate.harness import GateHarness
+
 
 @pytest.mark.tool_call
-def test_tool_call(quantgate):
+def test_tool_call(quantgate: GateHarness) -> None:
     verdict = quantgate.tool_call()
     assert verdict.passed, verdict.explain()

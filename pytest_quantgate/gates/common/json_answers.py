@@ -65,7 +65,7 @@ def read_json(text: str) -> JsonReading:
     for match in re.finditer(r"[\[{]", text):
         try:
             document, end = _DECODER.raw_decode(text, match.start())
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             first_error = first_error or f"{exc.msg} at offset {exc.pos}"
             continue
         return JsonReading(False, True, document, match.start(), end, text[: match.start()], text[end:])

@@ -29,7 +29,7 @@ class CaseGateThresholds(PairedRule):
 
 def max_new_tokens(default: int) -> int:
     """The `max_new_tokens` setting of a gate that generates answers."""
-    return setting(default, type="integer", minimum=1)  # type: ignore[no-any-return]
+    return setting(default, type="integer", minimum=1)
 
 
 # A user-supplied judge callable, "package.module:function" (gates/common/judges.py).
