@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 
+from . import atomic
 from . import config as qconfig
 from .config import CandidateSpec, ConfigError, QuantgateConfig
+from .errors import QuantgateError
 from .gates import registry
-from .outcomes import gate_outcome, usage_outcome
+from .outcomes import gate_outcome, reason, usage_outcome
 from .records import BASELINE_OF, SNAPSHOT_DIR
-from .release.verdict_report import PROPERTY, RunReport, format_table, write_json_atomic
+from .release.verdict_report import PROPERTY, RunReport, format_table
 
 if TYPE_CHECKING:
     from .engines.base import Engine
@@ -40,6 +42,7 @@ class QuantgateState:
     pool: Any = None  # engines.pool.EnginePool, created on first use
     suite: bool = False  # whether the built-in gate suite is collected
     live_baseline: bool = False  # the baseline answers live (a route, a canary): no records
+    write_errors: list[str] = field(default_factory=list)  # records or reports that could not be written
 
     @property
     def active(self) -> bool:
@@ -101,6 +104,8 @@ def pytest_configure(config: pytest.Config) -> None:
     state = QuantgateState()
     config.stash[_STATE] = state
     names = config.getoption("quant_candidate")
+    if names is not None and not names.strip():
+        raise pytest.UsageError("--quant-candidate is empty; give a candidate name, a comma list, or 'all'")
     if not names:
         return
     with usage_outcome():
@@ -135,6 +140,9 @@ def _activate(config: pytest.Config, state: QuantgateState, names: str) -> None:
     state.report_path = Path(report) if report else None
     if state.report_path is not None and not state.report_path.is_absolute():
         state.report_path = Path(config.invocation_params.dir) / state.report_path
+    problem = atomic.unwritable(state.report_path) if state.report_path is not None else None
+    if problem:
+        raise ConfigError(f"--quantgate-report={report}: {problem}; give a file path in a folder you can write")
     state.report = RunReport(
         candidates=state.candidates,
         baselines={c.name: state.config.baseline_for(c) for c in state.candidates},
@@ -294,25 +302,43 @@ def _longrepr_line(report: pytest.TestReport) -> str:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After syrupy's (tryfirst) has written the records: stop engines, write the report."""
+    from .records import WRITE_FAILURES
+
     state = state_of(session.config)
     if state.pool is not None:
         state.pool.close()
+    state.write_errors.extend(WRITE_FAILURES)
+    WRITE_FAILURES.clear()
+    _write_report(session, state)
+    if state.write_errors:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _write_report(session: pytest.Session, state: QuantgateState) -> None:
     if state.report is None or state.report_path is None or hasattr(session.config, "workerinput"):
         return
     from .environment import describe
     from .release import manifest, release_report
 
     data = state.report.to_dict(describe())
-    write_json_atomic(state.report_path, data)
-    manifests = manifest.write_all(
-        data, {c.name: c for c in state.candidates}, state.report.baselines, state.cache_dir, state.report_path
-    )
-    release_report.write(data, state.report_path, manifests)
+    try:
+        atomic.write_json(state.report_path, data)
+        manifests = manifest.write_all(
+            data, {c.name: c for c in state.candidates}, state.report.baselines, state.cache_dir, state.report_path
+        )
+        release_report.write(data, state.report_path, manifests)
+    except (OSError, QuantgateError) as exc:  # the verdict table is still printed, with why
+        state.write_errors.append(f"the report could not be written to {state.report_path}: {reason(exc)}")
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = state_of(config)
-    if state.report is None or hasattr(config, "workerinput"):
+    if hasattr(config, "workerinput"):
+        return
+    for problem in state.write_errors:
+        terminalreporter.write_line(f"quantgate: {problem}", red=True)
+    if state.report is None:
         return
     terminalreporter.section("quantgate verdicts")
     rows = state.report.table_rows()

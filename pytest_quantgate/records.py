@@ -15,14 +15,16 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 import pytest
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
+from . import atomic
 from .errors import UsageError
 
 if TYPE_CHECKING:
     from syrupy.assertion import SnapshotAssertion
-    from syrupy.data import SnapshotCollections
+    from syrupy.data import SnapshotCollection, SnapshotCollections
     from syrupy.location import PyTestLocation
 
 RECORD_FORMAT = 2
+WRITE_FAILURES: list[str] = []  # records this process could not write (reported at the end)
 SNAPSHOT_DIR = pytest.StashKey[Path]()  # set by the plugin from config / ini / rootdir
 BASELINE_OF = pytest.StashKey[Mapping[str, str]]()  # candidate name -> its baseline's name, set by the plugin
 
@@ -59,6 +61,23 @@ class BaselineRecordExtension(SingleFileSnapshotExtension):
     @classmethod
     def matches_test_location(cls, *, test_location: "PyTestLocation", snapshot_location: str) -> bool:
         return Path(snapshot_location).name.startswith(f"{test_location.methodname}--")
+
+    @classmethod
+    def write_snapshot_collection(cls, *, snapshot_collection: "SnapshotCollection", name_order: Any = None) -> None:
+        """syrupy writes with a plain open(path, "w"); a record is written whole or not at all.
+        A failure is kept for the end of the run (syrupy writes after the tests): the old
+        record stays byte-identical and the run fails with why."""
+        path = Path(snapshot_collection.location)
+        data = next(iter(snapshot_collection)).data
+        if not isinstance(data, str):
+            raise TypeError(f"a baseline record is JSON text, got {type(data).__name__}")
+        try:
+            atomic.write_text(path, data)
+        except OSError as exc:
+            WRITE_FAILURES.append(
+                f"could not write baseline record {path} ({exc.strerror or exc}); the previous record is unchanged. "
+                "Free disk space or fix the folder's permissions, then re-run with --snapshot-update"
+            )
 
     def discover_snapshots(self, *, test_location: "PyTestLocation", ignore_extensions: Any = None) -> "SnapshotCollections":
         """Only records that a test of this session writes: syrupy would treat every other file

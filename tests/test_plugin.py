@@ -97,7 +97,7 @@ def test_report_lists_errors_and_skips_of_gate_tests(pytester: pytest.Pytester) 
 
 
 def test_report_is_written_atomically(tmp_path, monkeypatch) -> None:
-    from pytest_quantgate.release import verdict_report as report
+    from pytest_quantgate import atomic
 
     target = tmp_path / "r.json"
     target.write_text('{"old": true}')
@@ -107,7 +107,7 @@ def test_report_is_written_atomically(tmp_path, monkeypatch) -> None:
             raise RuntimeError("cannot serialize")
 
     with pytest.raises(RuntimeError):
-        report.write_json_atomic(target, {"x": Unserializable()})
+        atomic.write_json(target, {"x": Unserializable()})
     assert json.loads(target.read_text()) == {"old": True}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import jsonschema
 
 from ..errors import ConfigError
-from .schema import NAME_PATTERN, config_schema
+from .schema import NAME_PATTERN, RESERVED_NAME, config_schema
 from .specs import (
     DEMO_MODEL,
     ActivationQuant,
@@ -78,6 +78,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"key {where}: {error.instance!r} is not allowed; allowed values: {values}"
     if error.validator == "type":
         return f"key {where}: expected {error.validator_value}, got {error.instance!r}"
+    if "propertyNames" in error.schema_path and error.validator == "not":
+        return f"key {where}: the name {error.instance!r} is reserved (--quant-candidate={RESERVED_NAME} selects every candidate); rename it"
     if "propertyNames" in error.schema_path:
         return (
             f"key {where}: name {error.instance!r} is not allowed; names use letters, digits, '_', '.' "
@@ -110,6 +112,8 @@ def parse(table: Mapping[str, Any], path: Path, gate_settings: Mapping[str, type
                 f"invalid quantgate config in {path}:\n  key {key}: {name!r} is not a declared "
                 f"candidate; declared: {', '.join(sorted(candidates))}"
             )
+    for spec in candidates.values():
+        _check_serving_keys(spec, path)
     candidates = {
         name: replace(spec, model=_model_source(spec, path)) for name, spec in candidates.items()
     }
@@ -191,3 +195,17 @@ def _model_source(spec: CandidateSpec, config_path: Path) -> str:
             f"model file {model_path} does not exist; build or download it, or fix the path"
         )
     return str(model_path)
+
+
+def _check_serving_keys(spec: CandidateSpec, config_path: Path) -> None:
+    """endpoint / server / server_args describe an openai candidate's server; on another engine
+    they would be ignored silently, so they are refused."""
+    if spec.engine == "openai":
+        return
+    for key, value in (("endpoint", spec.endpoint), ("server", spec.server), ("server_args", spec.server_args)):
+        if value:
+            raise ConfigError(
+                f"invalid quantgate config in {config_path}:\n  key candidates.{spec.name}.{key}: only an openai "
+                f"candidate has a {key}; a {spec.engine} candidate is served by its own runtime (remove the key, "
+                "or declare engine = \"openai\" with a server to start)"
+            )

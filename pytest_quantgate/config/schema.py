@@ -11,6 +11,7 @@ SCHEMA_KEY = "quantgate_schema"
 ENGINE_KINDS = ("hf", "vllm", "llamacpp", "openai")
 # Candidate names become parts of record and report file names: a safe, documented set.
 NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+RESERVED_NAME = "all"  # --quant-candidate=all selects every candidate
 
 
 def setting(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING, **schema: Any) -> Any:
@@ -137,7 +138,7 @@ def config_schema(gate_settings: Mapping[str, type | None]) -> dict[str, Any]:
             "candidates": {
                 "type": "object",
                 "minProperties": 1,
-                "propertyNames": {"pattern": NAME_PATTERN},
+                "propertyNames": {"pattern": NAME_PATTERN, "not": {"enum": [RESERVED_NAME]}},
                 "additionalProperties": CANDIDATE_SCHEMA,
             },
             "gates": {"type": "object", "additionalProperties": False, "properties": gates},

@@ -136,12 +136,12 @@ def build(
 def write_all(report: Mapping[str, Any], specs: Mapping[str, CandidateSpec], baselines: Mapping[str, CandidateSpec],
               cache_dir: Path, json_path: Path) -> dict[str, Path]:
     """REPORT-CANDIDATE-manifest.json beside the report, for every candidate of the run."""
-    from .verdict_report import write_json_atomic
+    from .. import atomic
 
     written = {}
     for entry in report["candidates"]:
         path = json_path.with_name(f"{json_path.stem}-{entry['name']}-manifest.json")
-        write_json_atomic(path, build(entry, specs[entry["name"]], baselines[entry["name"]], cache_dir, report["environment"]))
+        atomic.write_json(path, build(entry, specs[entry["name"]], baselines[entry["name"]], cache_dir, report["environment"]))
         written[entry["name"]] = path
     return written
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..config import ConfigError, QuantgateConfig
-from ..gates import registry
 from ..environment import unmet_requirements
+from ..gates import registry
 
 # Machine kinds a CI can offer, as environment.describe() would see their first accelerator.
 RUNNERS: Mapping[str, Mapping[str, Any]] = {

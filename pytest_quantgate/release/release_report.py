@@ -173,10 +173,10 @@ def render_html(report: Mapping[str, Any], manifests: Mapping[str, Path] | None 
 
 def write(report: Mapping[str, Any], json_path: Path, manifests: Mapping[str, Path] | None = None) -> tuple[Path, Path]:
     """REPORT.md and REPORT.html beside REPORT.json (each written atomically)."""
-    from .verdict_report import write_text_atomic
+    from .. import atomic
 
     markdown, html = json_path.with_suffix(".md"), json_path.with_suffix(".html")
-    write_text_atomic(markdown, render_markdown(report, manifests, json_path.parent))
-    write_text_atomic(html, render_html(report, manifests))
+    atomic.write_text(markdown, render_markdown(report, manifests, json_path.parent))
+    atomic.write_text(html, render_html(report, manifests))
     return markdown, html
 

@@ -3,14 +3,12 @@ shape and throughput/latency against concurrency, baseline and candidate on the 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ...release.verdict_report import publish
+from ... import atomic
 from .decision import ShapeComparison
 from .metrics import RequestSample
 
@@ -28,14 +26,7 @@ def _pyplot() -> Any:
 
 def _save(figure: Any, path: Path) -> Path:
     """Rendered to a temporary file, then renamed: no half-written picture."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        figure.savefig(tmp, dpi=100, bbox_inches="tight")
-        publish(Path(tmp), path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    atomic.write_with(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
     return path
 
 
