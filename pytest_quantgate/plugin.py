@@ -185,11 +185,15 @@ def _collect_suite(session: pytest.Session) -> list[pytest.Item]:
     builtin = sorted((Path(__file__).parent / "suite").glob("gate_*.py"))
     for path in [*builtin, *(p for gate in registry.gates().values() for p in gate.suite)]:
         module = pytest.Module.from_parent(session, path=path, nodeid=f"{SUITE_NODE_PREFIX}/{path.name}")
+        collected: list[pytest.Item] = []
         stack: list[Any] = [module]
         while stack:
             node = stack.pop(0)
             for child in node.collect():
-                (items if isinstance(child, pytest.Item) else stack).append(child)
+                (collected if isinstance(child, pytest.Item) else stack).append(child)
+        # Counted as collected like any test file's items (pytest's header, --collect-only).
+        session.ihook.pytest_collectreport(report=pytest.CollectReport(module.nodeid, "passed", None, collected))
+        items.extend(collected)
     return items
 
 
@@ -338,7 +342,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     for problem in state.write_errors:
         terminalreporter.write_line(f"quantgate: {problem}", red=True)
-    if state.report is None:
+    if state.report is None or config.option.collectonly:
         return
     terminalreporter.section("quantgate verdicts")
     rows = state.report.table_rows()

@@ -17,6 +17,19 @@ class Expectation:
     value: Any
     case_sensitive: bool = False
 
+    def problem(self) -> str | None:
+        """What makes this expectation unusable, found when its case file is read."""
+        if self.kind == "regex":
+            try:
+                re.compile(str(self.value))
+            except re.error as exc:
+                return f"regex {self.value!r} does not compile: {exc}"
+        if self.kind in ("exact", "regex") and not isinstance(self.value, str):
+            return f"a {self.kind} expectation takes a string, got {self.value!r}"
+        if self.kind == "contains" and not (isinstance(self.value, str) or (isinstance(self.value, list) and self.value)):
+            return f"a contains expectation takes a string or a non-empty list of strings, got {self.value!r}"
+        return None
+
     def holds(self, text: str) -> bool:
         answer = text.strip()
         if self.kind == "exact":

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ...engines.base import GenerationRequest
+from ...errors import ConfigError
 from ..common.cases import CaseKind, common_fields, file_schema
 from ..common.expectations import EXPECT_KINDS, Expectation
 
@@ -21,6 +22,7 @@ GOLDEN_FILE_SCHEMA = file_schema(
     required=["prompt"],
 )
 
+
 @dataclass(frozen=True)
 class GoldenCase:
     id: str
@@ -35,10 +37,14 @@ class GoldenCase:
 
 
 def _golden(data: Mapping[str, Any], where: str) -> list[GoldenCase]:
-    return [
-        GoldenCase(**common_fields(raw), expect=Expectation(**raw["expect"]) if "expect" in raw else None)
-        for raw in data["cases"]
-    ]
+    cases = []
+    for index, raw in enumerate(data["cases"]):
+        expect = Expectation(**raw["expect"]) if "expect" in raw else None
+        problem = expect.problem() if expect is not None else None
+        if problem:
+            raise ConfigError(f"invalid golden case file {where}:\n  cases/{index}/expect ({raw['id']}): {problem}")
+        cases.append(GoldenCase(**common_fields(raw), expect=expect))
+    return cases
 
 
 GOLDEN = CaseKind("golden", GOLDEN_FILE_SCHEMA, _golden)
