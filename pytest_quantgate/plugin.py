@@ -185,7 +185,7 @@ def _collect_suite(session: pytest.Session) -> list[pytest.Item]:
     builtin = sorted((Path(__file__).parent / "suite").glob("gate_*.py"))
     for path in [*builtin, *(p for gate in registry.gates().values() for p in gate.suite)]:
         module = pytest.Module.from_parent(session, path=path, nodeid=f"{SUITE_NODE_PREFIX}/{path.name}")
-        collected: list[pytest.Item] = []
+        collected: list[Any] = []  # Items (CollectReport takes Items and Collectors)
         stack: list[Any] = [module]
         while stack:
             node = stack.pop(0)

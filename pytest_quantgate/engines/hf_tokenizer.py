@@ -6,7 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .base import ChatMessage, EngineBase, EngineUnavailable, TokenizerFacts, vocab_digest
+from .base import (
+    ChatMessage,
+    EngineBase,
+    EngineUnavailable,
+    TokenizerFacts,
+    vocab_digest,
+)
 
 
 def load_tokenizer(model_path: Path) -> Any:

@@ -17,7 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ..config import CandidateSpec, ConfigError
-from .base import DEFAULT_CONTEXT as DEFAULT_CONTEXT  # re-exported: the footprint gate reads it here
+from .base import (
+    DEFAULT_CONTEXT as DEFAULT_CONTEXT,  # re-exported: the footprint gate reads it here
+)
 from .base import (
     Capabilities,
     ChatMessage,
