@@ -298,11 +298,18 @@ class _ReportCollector:
 
 
 def _longrepr_line(report: pytest.TestReport) -> str:
+    """The reason a gate test ended without a verdict: the error that ended it (the outermost,
+    which carries the plugin's own message), not the first line of its chain of causes."""
     if report.skipped and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2]).removeprefix("Skipped: ")
-    text = str(report.longrepr or "")
-    lines = [ln for ln in text.splitlines() if ln.startswith("E ")]
-    return (lines[0][1:].strip() if lines else text.strip().splitlines()[-1] if text.strip() else "error")
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None and crash.message:
+        kind, _, message = crash.message.partition(": ")
+        # "pytest_quantgate.engines.openai.EndpointError: ..." -> the message; others keep their class
+        text = message if kind.startswith("pytest_quantgate.") and message else crash.message
+        return text.strip().splitlines()[0] if text.strip() else "error"
+    text = str(report.longrepr or "").strip()
+    return text.splitlines()[0] if text else "error"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -125,3 +125,26 @@ def test_the_header_counts_the_builtin_suite_like_any_test_file(pytester: pytest
     result = pytester.runpytest_subprocess("--quant-candidate=hf-int8", "--collect-only", "-m", "golden", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["collected 11 items / 10 deselected / 1 selected"])
     assert "quantgate verdicts" not in result.stdout.str()  # nothing ran: no verdict block
+
+
+def test_a_verdict_reason_is_the_plugins_message_not_the_innermost_cause(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".toml", quantgate=demo_config())
+    pytester.makepyfile(test_user="""
+        import pytest
+        from pytest_quantgate.errors import UsageError
+
+        @pytest.mark.golden
+        def test_down(quant_candidate):
+            try:
+                raise ConnectionRefusedError("[Errno 111] Connection refused")
+            except OSError as exc:
+                raise UsageError("endpoint http://127.0.0.1:9/v1 is not reachable; start the server or fix candidates.ep.endpoint.base_url") from exc
+    """)
+    result = pytester.runpytest_inprocess("--quant-candidate=hf-int8", "test_user.py", "--quantgate-report=r.json")
+    result.assert_outcomes(failed=1)
+    report = __import__("json").loads((pytester.path / "r.json").read_text())
+    (gate,) = report["candidates"][0]["gates"]
+    assert gate["verdict"] == "error"
+    assert gate["reason"] == (
+        "endpoint http://127.0.0.1:9/v1 is not reachable; start the server or fix candidates.ep.endpoint.base_url"
+    )
