@@ -148,3 +148,34 @@ def test_a_verdict_reason_is_the_plugins_message_not_the_innermost_cause(pyteste
     assert gate["reason"] == (
         "endpoint http://127.0.0.1:9/v1 is not reachable; start the server or fix candidates.ep.endpoint.base_url"
     )
+
+
+def test_header_secrets_appear_in_no_file_the_run_writes(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_KEY", "env-secret-9f8e7d")
+    pytester.makefile(
+        ".toml",
+        quantgate=demo_config(
+            extra="""
+[candidates.gw]
+engine = "openai"
+model = "demo:smollm2-135m-instruct"
+server_args = ["--api-key", "argv-secret-1a2b3c"]
+endpoint = { base_url = "https://user:url-secret-5d6e@gw.example.com/v1?api-key=query-secret-7f8g", headers = { api-key = "header-secret-0a1b2c" }, headers_env = { X-Api-Key = "GATEWAY_KEY" } }
+"""
+        ),
+    )
+    pytester.makepyfile(test_user="""
+        import pytest
+
+        @pytest.mark.golden
+        def test_gate(quant_candidate):
+            assert quant_candidate.name == "gw"
+    """)
+    result = pytester.runpytest_inprocess("--quant-candidate=gw", "test_user.py", "--quantgate-report=out/r.json")
+    result.assert_outcomes(passed=1)
+    written = [p for p in (pytester.path / "out").rglob("*") if p.is_file()]
+    assert any(p.suffix == ".json" for p in written) and any(p.suffix == ".html" for p in written)
+    text = "\n".join(p.read_text(errors="replace") for p in written) + result.stdout.str()
+    for secret in ("header-secret-0a1b2c", "url-secret-5d6e", "query-secret-7f8g", "argv-secret-1a2b3c", "env-secret-9f8e7d"):
+        assert secret not in text, secret
+    assert "GATEWAY_KEY" in text  # the variable is named, its value never read into a report

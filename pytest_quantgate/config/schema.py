@@ -74,6 +74,8 @@ _ENDPOINT = {
         "model": {"type": "string", "minLength": 1},
         "api_key_env": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
         "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+        # header -> environment variable holding its value (keys never sit in the file)
+        "headers_env": {"type": "object", "additionalProperties": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}},
         "timeout_s": {"type": "number", "exclusiveMinimum": 0},
         "stream": {"type": "boolean"},
         "api": {"enum": ["chat", "completions"]},

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import ConfigError
+from ..redaction import redact_spec
 
 DEMO_MODEL = "demo:smollm2-135m-instruct"
 
@@ -58,6 +59,8 @@ class Endpoint:
     model: str | None = None
     api_key_env: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    # Header values read from the environment when requests are made: {"X-Api-Key": "GATEWAY_KEY"}.
+    headers_env: Mapping[str, str] = field(default_factory=dict)
     timeout_s: float = 120.0
     stream: bool = True
     # chat: the server renders its own template; completions: the prompt goes rendered by the
@@ -85,7 +88,9 @@ class CandidateSpec:
     requires: Mapping[str, Any] = field(default_factory=dict)  # gpu, min_compute_capability, min_gpu_memory_gb
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The spec as the plugin writes it (reports, manifests): header values, URL user info
+        and token-like query parameters masked; environment variables are named, never read."""
+        return redact_spec(asdict(self))
 
     def flags(self) -> dict[str, Any]:
         """What, besides the weights, decides this model's outputs (part of its fingerprint)."""
