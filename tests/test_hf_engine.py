@@ -14,9 +14,10 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def baseline_engine():
     pytest.importorskip("torch")
-    from pytest_quantgate import config, engines
+    from pytest_quantgate import engines
+    from pytest_quantgate.gates import registry
 
-    cfg = config.parse(tomllib.loads(demo_config()), Path("quantgate.toml"))
+    cfg = registry.parse_config(tomllib.loads(demo_config()), Path("quantgate.toml"))
     engine = engines.load_engine(cfg.candidates["baseline"], Path(os.environ["QUANTGATE_CACHE_DIR"]))
     yield engine
     engine.close()
@@ -59,3 +60,20 @@ def test_tokenizer_facts(baseline_engine) -> None:
     assert 2 in facts.eos_token_ids  # <|im_end|> ends a chat turn
     assert "<|im_start|>" in facts.chat_template
     assert facts.max_context == 8192
+
+
+def test_the_engine_keeps_its_own_time(baseline_engine) -> None:
+    """EngineBase's bookkeeping: the load, each generate() call with its tokens, scoring."""
+    import dataclasses
+
+    from pytest_quantgate.engines import GenerationRequest
+
+    stats = baseline_engine.stats
+    before = dataclasses.replace(stats)
+    requests = [GenerationRequest.chat("Name a color.", 4), GenerationRequest.chat("Say hi.", 4)]
+    answers = baseline_engine.generate(requests, top_logprobs=2)
+    assert stats.generate_calls == before.generate_calls + 1
+    assert stats.generated_tokens == before.generated_tokens + sum(len(a.token_ids) for a in answers)
+    assert stats.generate_s > before.generate_s and stats.load_s > 0
+    baseline_engine.score([baseline_engine.tokenize("one two three")], top_logprobs=2)
+    assert stats.score_s > before.score_s

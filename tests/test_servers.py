@@ -65,3 +65,13 @@ def test_offline_candidates_are_served_with_their_runtime_flags() -> None:
     assert options[options.index("--max-num-seqs") + 1] == "4"
     with pytest.raises(EngineUnavailable, match="hf engine has no serving runtime"):
         serving.server_flags(CandidateSpec("b", "hf", "/m"))
+
+
+def test_engine_classes_declare_what_serves_them() -> None:
+    """Capabilities are class attributes: read without loading a model (serving dispatches on them)."""
+    from pytest_quantgate.engines import engine_class
+
+    caps = {kind: engine_class(kind).capabilities for kind in ("hf", "vllm", "llamacpp", "openai")}
+    assert {kind: c.serving_runtime for kind, c in caps.items()} == {"hf": None, "vllm": "vllm", "llamacpp": "llamacpp", "openai": None}
+    assert all(c.serving_runtime in (None, *servers.SERVER_KINDS) for c in caps.values())
+    assert not caps["openai"].teacher_forcing and caps["openai"].guided_json and not caps["llamacpp"].guided_json

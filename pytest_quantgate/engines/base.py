@@ -228,7 +228,7 @@ class EngineBase(ABC):
     and the public calls around what each engine implements (`_load`, `_generate`, `_score`).
 
     A subclass sets `capabilities` and implements the abstract methods; it never touches
-    `stats`.
+    `stats`. A JSON-schema request to an engine without `guided_json` is refused here.
     """
 
     capabilities: Capabilities

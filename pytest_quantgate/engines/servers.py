@@ -19,8 +19,8 @@ from typing import Sequence
 from ..errors import UsageError
 from .base import DEFAULT_CONTEXT
 
-SERVER_KINDS = ("vllm", "llamacpp")
-PACKAGES = {"vllm": "vllm", "llamacpp": "llama_cpp"}  # the Python package each server runs from
+PACKAGES = {"vllm": "vllm", "llamacpp": "llama_cpp"}  # server kind -> the Python package it runs from
+SERVER_KINDS = tuple(PACKAGES)
 STARTUP_TIMEOUT_S = 300.0
 
 
