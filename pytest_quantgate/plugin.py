@@ -129,6 +129,8 @@ def _activate(config: pytest.Config, state: QuantgateState, names: str) -> None:
     cache_ini = config.getini("quantgate_cache_dir")
     state.cache_dir = state.config.cache_dir or (Path(cache_ini) if cache_ini else models.default_cache_dir())
     for spec in {s.name: s for c in state.candidates for s in (c, state.config.baseline_for(c))}.values():
+        if not config.option.collectonly:
+            engines.check_reachable(spec)
         missing = models.missing_artifact(spec.model, state.cache_dir)
         if missing:
             raise ConfigError(f"candidate {spec.name}: {missing}")

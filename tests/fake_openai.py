@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 
@@ -25,6 +25,8 @@ class Behaviour:
     usage: bool = True  # send the final usage event (vLLM does, llama-cpp-python does not)
     fail_every: int = 0  # every n-th request answers 500
     stall_s: float = 0.0  # extra wait before the first token
+    garbage: bool = False  # stream events that are not JSON
+    html_models: bool = False  # GET /models answers an HTML page (a proxy's login page, say)
     in_flight: int = 0
     max_in_flight: int = 0
     requests: int = 0
@@ -44,6 +46,9 @@ def app(behaviour: Behaviour) -> Starlette:
             behaviour.max_in_flight = max(behaviour.max_in_flight, behaviour.in_flight)
             try:
                 await asyncio.sleep(behaviour.ttft_s + behaviour.stall_s)
+                if behaviour.garbage:
+                    yield "data: <html>502 Bad Gateway</html>\n\n"
+                    return
                 for i in range(behaviour.tokens):
                     if i:
                         await asyncio.sleep(behaviour.itl_s)
@@ -60,6 +65,8 @@ def app(behaviour: Behaviour) -> Starlette:
         return StreamingResponse(events(), media_type="text/event-stream")
 
     async def models(request: Request) -> Any:
+        if behaviour.html_models:
+            return HTMLResponse("<html><body>Sign in to continue</body></html>")
         return JSONResponse({"data": [{"id": "fake"}]})
 
     return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]), Route("/v1/models", models)])

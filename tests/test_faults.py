@@ -15,6 +15,8 @@ from pytest_quantgate import atomic
 from pytest_quantgate.config import ConfigError
 from pytest_quantgate.gates.golden.cases import GOLDEN
 from pytest_quantgate.gates.registry import parse_config
+from tests import reports
+from tests.fake_openai import Behaviour, FakeServer
 from tests.helpers import demo_config
 
 
@@ -142,8 +144,7 @@ def test_a_verdict_reason_is_the_plugins_message_not_the_innermost_cause(pyteste
     """)
     result = pytester.runpytest_inprocess("--quant-candidate=hf-int8", "test_user.py", "--quantgate-report=r.json")
     result.assert_outcomes(failed=1)
-    report = __import__("json").loads((pytester.path / "r.json").read_text())
-    (gate,) = report["candidates"][0]["gates"]
+    (gate,) = reports.candidates(pytester.path / "r.json")["hf-int8"]["gates"]
     assert gate["verdict"] == "error"
     assert gate["reason"] == (
         "endpoint http://127.0.0.1:9/v1 is not reachable; start the server or fix candidates.ep.endpoint.base_url"
@@ -152,18 +153,23 @@ def test_a_verdict_reason_is_the_plugins_message_not_the_innermost_cause(pyteste
 
 def test_header_secrets_appear_in_no_file_the_run_writes(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GATEWAY_KEY", "env-secret-9f8e7d")
-    pytester.makefile(
-        ".toml",
-        quantgate=demo_config(
-            extra="""
+    with FakeServer(Behaviour()) as server:
+        pytester.makefile(
+            ".toml",
+            quantgate=demo_config(
+                extra=f"""
 [candidates.gw]
 engine = "openai"
 model = "demo:smollm2-135m-instruct"
 server_args = ["--api-key", "argv-secret-1a2b3c"]
-endpoint = { base_url = "https://user:url-secret-5d6e@gw.example.com/v1?api-key=query-secret-7f8g", headers = { api-key = "header-secret-0a1b2c" }, headers_env = { X-Api-Key = "GATEWAY_KEY" } }
+endpoint = {{ base_url = "http://user:url-secret-5d6e@127.0.0.1:{server.port}/v1", model = "fake", headers = {{ api-key = "header-secret-0a1b2c" }}, headers_env = {{ X-Api-Key = "GATEWAY_KEY" }} }}
 """
-        ),
-    )
+            ),
+        )
+        _run_and_check_no_secret_is_written(pytester)
+
+
+def _run_and_check_no_secret_is_written(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user="""
         import pytest
 
@@ -176,6 +182,78 @@ endpoint = { base_url = "https://user:url-secret-5d6e@gw.example.com/v1?api-key=
     written = [p for p in (pytester.path / "out").rglob("*") if p.is_file()]
     assert any(p.suffix == ".json" for p in written) and any(p.suffix == ".html" for p in written)
     text = "\n".join(p.read_text(errors="replace") for p in written) + result.stdout.str()
-    for secret in ("header-secret-0a1b2c", "url-secret-5d6e", "query-secret-7f8g", "argv-secret-1a2b3c", "env-secret-9f8e7d"):
+    for secret in ("header-secret-0a1b2c", "url-secret-5d6e", "argv-secret-1a2b3c", "env-secret-9f8e7d"):
         assert secret not in text, secret
     assert "GATEWAY_KEY" in text  # the variable is named, its value never read into a report
+
+
+def test_secrets_in_urls_and_arguments_are_masked() -> None:
+    from pytest_quantgate.redaction import redact_argv, redact_text, redact_url
+
+    assert redact_url("https://u:pw@gw.example.com/v1?api-key=abc&x=1") == "https://***@gw.example.com/v1?api-key=***&x=1"
+    assert redact_argv(["--api-key", "s3", "--port", "8000", "--token=zz"]) == ["--api-key", "***", "--port", "8000", "--token=***"]
+    assert redact_text("GET https://u:p@h/v1?sig=xyz failed; key abcd1234", {"K": "abcd1234"}) == "GET https://***@h/v1?sig=*** failed; key ***"
+
+
+def _endpoint_config(pytester: pytest.Pytester, port: int) -> None:
+    pytester.makefile(
+        ".toml",
+        quantgate=demo_config(
+            extra=f"""
+[candidates.ep]
+engine = "openai"
+model = "demo:smollm2-135m-instruct"
+endpoint = {{ base_url = "http://127.0.0.1:{port}/v1", model = "fake", timeout_s = 0.3 }}
+"""
+        ),
+    )
+
+
+def test_an_endpoint_that_is_down_stops_the_run_at_start(pytester: pytest.Pytester) -> None:
+    from pytest_quantgate.engines.servers import free_port
+
+    port = free_port()
+    _endpoint_config(pytester, port)
+    started = time.monotonic()
+    result = pytester.runpytest_subprocess("--quant-candidate=ep", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([
+        f"*ep: endpoint http://127.0.0.1:{port}/v1 is not reachable (ConnectError*); start the server or fix candidates.ep.endpoint.base_url*"
+    ])
+    assert time.monotonic() - started < 30
+
+
+def test_an_html_page_where_the_model_list_should_be_names_the_endpoint(pytester: pytest.Pytester) -> None:
+    with FakeServer(Behaviour(html_models=True)) as server:
+        _endpoint_config(pytester, server.port)
+        result = pytester.runpytest_subprocess("--quant-candidate=ep", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([
+        f"*http://127.0.0.1:{server.port}/v1/models answered text/html*not JSON; expected the model list of GET /models*"
+    ])
+
+
+def test_garbage_events_and_timeouts_say_which_request_what_and_the_setting() -> None:
+    import asyncio
+
+    import httpx
+
+    from pytest_quantgate.config import Endpoint
+    from pytest_quantgate.engines.openai import EndpointError, stream_answer, transport_error
+
+    async def ask(base_url: str, timeout: float) -> None:
+        async with httpx.AsyncClient(base_url=base_url, timeout=timeout) as client:
+            await stream_answer(client, "chat/completions", {"model": "fake", "messages": []})
+
+    with FakeServer(Behaviour(garbage=True)) as server:
+        with pytest.raises(EndpointError, match=r"/v1/chat/completions streamed an event that is not JSON \('<html>502 Bad Gateway</html>'\)"):
+            asyncio.run(ask(server.base_url, 5))
+    with FakeServer(Behaviour(stall_s=2)) as server:
+        with pytest.raises(httpx.ReadTimeout) as caught:
+            asyncio.run(ask(server.base_url, 0.2))
+        endpoint = Endpoint(base_url=server.base_url, timeout_s=0.2)
+        message = str(transport_error("ep", endpoint, caught.value, "request 3 of 8 (POST chat/completions)"))
+    assert message == (
+        f"ep: request 3 of 8 (POST chat/completions) to {server.base_url} got no answer within 0.2 s (ReadTimeout); "
+        "raise candidates.ep.endpoint.timeout_s or check the server"
+    )

@@ -66,6 +66,17 @@ def check_spec(spec: CandidateSpec) -> None:
     importlib.import_module(_ENGINES[spec.engine][0]).check_spec(spec)
 
 
+def check_reachable(spec: CandidateSpec) -> None:
+    """An endpoint the candidate names (not a server it starts) must answer now: a run whose
+    endpoint is down stops at once, as a missing artifact does (raises EndpointError)."""
+    if spec.engine != "openai" or spec.endpoint is None or spec.server is not None:
+        return
+    from .openai import check_endpoint, headers_for
+
+    endpoint = spec.endpoint
+    check_endpoint(spec.name, endpoint, endpoint.model or spec.name, endpoint.base_url.rstrip("/") + "/", headers_for(endpoint))
+
+
 def require(spec: CandidateSpec) -> None:
     """Skip-worthy: the machine lacks what the candidate declares it needs (`requires`)."""
     from ..environment import unmet_requirements

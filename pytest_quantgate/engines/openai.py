@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ..config import CandidateSpec, ConfigError, Endpoint
 from ..errors import UsageError
+from ..redaction import redact_url
 from . import hf_tokenizer
 from .base import (
     Capabilities,
@@ -64,8 +65,14 @@ def check_spec(spec: CandidateSpec) -> None:
 
 
 def headers_for(endpoint: Endpoint) -> dict[str, str]:
-    """Request headers: the configured ones plus the bearer key from its environment variable."""
+    """Request headers: the configured ones, those read from the environment (headers_env)
+    and the bearer key from its environment variable."""
     headers = dict(endpoint.headers)
+    for header, variable in endpoint.headers_env.items():
+        value = os.environ.get(variable)
+        if not value:
+            raise ConfigError(f"endpoint.headers_env.{header} names {variable}, which is not set in the environment")
+        headers[header] = value
     if endpoint.api_key_env:
         key = os.environ.get(endpoint.api_key_env)
         if not key:
@@ -125,14 +132,20 @@ async def stream_answer(client: httpx.AsyncClient, path: str, payload: Mapping[s
     answer = StreamedAnswer(sent_s=time.perf_counter())
     async with client.stream("POST", path, json={**payload, "stream": True}) as response:
         if response.status_code != 200:
-            raise EndpointError(f"{response.status_code} from {response.url}: {(await response.aread()).decode()[:300]}")
+            raise EndpointError(f"{response.status_code} from {redact_url(str(response.url))}: {(await response.aread()).decode()[:300]}")
         async for line in response.aiter_lines():
             if not line.startswith("data:"):
                 continue
             data = line[5:].strip()
             if data == "[DONE]":
                 break
-            chunk = json.loads(data)
+            try:
+                chunk = json.loads(data)
+            except ValueError as exc:
+                raise EndpointError(
+                    f"{redact_url(str(response.url))} streamed an event that is not JSON ({data[:80]!r}); "
+                    "expected OpenAI-compatible server-sent events (is base_url the API root, ending in /v1?)"
+                ) from exc
             answer.usage = chunk.get("usage") or answer.usage
             choices = chunk.get("choices") or ()
             if choices:
@@ -147,12 +160,60 @@ async def fetch_answer(client: httpx.AsyncClient, path: str, payload: Mapping[st
     answer = StreamedAnswer(sent_s=time.perf_counter())
     response = await client.post(path, json={**payload, "stream": False})
     if response.status_code != 200:
-        raise EndpointError(f"{response.status_code} from {response.url}: {response.text[:300]}")
-    body = response.json()
+        raise EndpointError(f"{response.status_code} from {redact_url(str(response.url))}: {response.text[:300]}")
+    body = _json_body(response, "a chat completion")
     answer.usage = body.get("usage")
     answer.event_s.append(time.perf_counter())
     _read_choice(answer, body["choices"][0])
     return answer
+
+
+def _json_body(response: Any, expected: str) -> Any:
+    """The JSON of an answer, or an error naming the URL and what came back instead."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        kind = response.headers.get("content-type", "no content type")
+        raise EndpointError(
+            f"{redact_url(str(response.url))} answered {kind} ({response.text[:80]!r}), not JSON; expected {expected} "
+            "(is base_url the API root of an OpenAI-compatible server, ending in /v1?)"
+        ) from exc
+
+
+def transport_error(name: str, endpoint: Endpoint, exc: BaseException, request: str) -> EndpointError:
+    """A transport failure as the user can act on it: which request, what, and the setting."""
+    where = redact_url(endpoint.base_url)
+    if "Timeout" in type(exc).__name__:
+        return EndpointError(
+            f"{name}: {request} to {where} got no answer within {endpoint.timeout_s:g} s ({type(exc).__name__}); "
+            f"raise candidates.{name}.endpoint.timeout_s or check the server"
+        )
+    detail = str(exc).strip() or "the connection closed without an answer"
+    return EndpointError(f"{name}: {request} to {where} failed: {type(exc).__name__}: {detail}")
+
+
+def check_endpoint(name: str, endpoint: Endpoint, served_model: str, base_url: str, headers: Mapping[str, str]) -> Mapping[str, Any]:
+    """The served model's entry in GET /models; a clear error when the endpoint is down, is
+    not an OpenAI-compatible API, or does not serve the model."""
+    import httpx
+
+    url = base_url + "models"
+    try:
+        response = httpx.get(url, headers=dict(headers), timeout=10)
+    except Exception as exc:  # httpx's errors, or httpcore's when a re-import split them
+        raise EndpointError(
+            f"{name}: endpoint {redact_url(endpoint.base_url)} is not reachable ({type(exc).__name__}: {exc}); "
+            f"start the server or fix candidates.{name}.endpoint.base_url"
+        ) from exc
+    if response.status_code != 200:
+        raise EndpointError(f"{name}: GET {redact_url(url)} answered {response.status_code}: {response.text[:200]}")
+    body = _json_body(response, "the model list of GET /models")
+    models: dict[str, Mapping[str, Any]] = {str(m.get("id")): m for m in (body.get("data") or []) if isinstance(m, dict)}
+    if served_model not in models:
+        raise EndpointError(
+            f"{name}: the endpoint serves {sorted(models)}, not {served_model!r}; set candidates.{name}.endpoint.model"
+        )
+    return models[served_model]
 
 
 class OpenAIEngine(hf_tokenizer.HFTokenizerEngine):
@@ -185,26 +246,9 @@ class OpenAIEngine(hf_tokenizer.HFTokenizerEngine):
             raise
 
     def _check_endpoint(self) -> Mapping[str, Any]:
-        """The served model's entry in /models; a clear error when the endpoint is down."""
-        import httpx
-
-        url = self._client_args["base_url"] + "models"
-        try:
-            response = httpx.get(url, headers=self._client_args["headers"], timeout=10)
-        except Exception as exc:  # httpx's errors, or httpcore's when a re-import split them
-            raise EndpointError(
-                f"{self.spec.name}: endpoint {self.endpoint.base_url} is not reachable ({exc}); start the server "
-                f"or fix candidates.{self.spec.name}.endpoint.base_url"
-            ) from exc
-        if response.status_code != 200:
-            raise EndpointError(f"{self.spec.name}: GET {url} answered {response.status_code}: {response.text[:200]}")
-        models: dict[str, Mapping[str, Any]] = {m.get("id"): m for m in response.json().get("data", [])}
-        if self.served_model not in models:
-            raise EndpointError(
-                f"{self.spec.name}: the endpoint serves {sorted(models)}, not {self.served_model!r}; "
-                f"set candidates.{self.spec.name}.endpoint.model"
-            )
-        return models[self.served_model]
+        return check_endpoint(
+            self.spec.name, self.endpoint, self.served_model, self._client_args["base_url"], self._client_args["headers"]
+        )
 
     # -- generation ----------------------------------------------------------------------
     def _payload(self, request: GenerationRequest, top_k: int) -> dict[str, Any]:
@@ -239,18 +283,19 @@ class OpenAIEngine(hf_tokenizer.HFTokenizerEngine):
             limit = asyncio.Semaphore(concurrency)
             async with httpx.AsyncClient(**self._client_args) as client:
 
-                async def one(payload: Mapping[str, Any]) -> StreamedAnswer:
+                async def one(index: int, payload: Mapping[str, Any]) -> StreamedAnswer:
                     async with limit:
-                        return await read(client, path, payload)
+                        try:
+                            return await read(client, path, payload)
+                        except Exception as exc:  # transport errors (httpx's, or httpcore's when re-imported)
+                            if not type(exc).__module__.startswith(("httpx", "httpcore")):
+                                raise
+                            request = f"request {index + 1} of {len(payloads)} (POST {path})"
+                            raise transport_error(self.spec.name, self.endpoint, exc, request) from exc
 
-                return await asyncio.gather(*(one(p) for p in payloads))
+                return await asyncio.gather(*(one(i, p) for i, p in enumerate(payloads)))
 
-        try:
-            return asyncio.run(run())
-        except Exception as exc:  # transport errors (httpx's, or httpcore's when re-imported)
-            if not type(exc).__module__.startswith(("httpx", "httpcore")):
-                raise
-            raise EndpointError(f"{self.spec.name}: request to {self.endpoint.base_url} failed: {exc}") from exc
+        return asyncio.run(run())
 
     def _generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
         started = time.perf_counter()
