@@ -257,3 +257,12 @@ def test_garbage_events_and_timeouts_say_which_request_what_and_the_setting() ->
         f"ep: request 3 of 8 (POST chat/completions) to {server.base_url} got no answer within 0.2 s (ReadTimeout); "
         "raise candidates.ep.endpoint.timeout_s or check the server"
     )
+
+
+def test_runtime_keys_the_hf_engine_does_not_take_are_refused() -> None:
+    from pytest_quantgate.config import CandidateSpec
+    from pytest_quantgate.engines import check_spec
+
+    with pytest.raises(ConfigError, match=r"unknown key candidates.x.runtime.n_ctx; the hf engine takes: from_pretrained"):
+        check_spec(CandidateSpec(name="x", engine="hf", model="demo:smollm2-135m-instruct", runtime={"n_ctx": 512}))
+    check_spec(CandidateSpec(name="x", engine="hf", model="demo:smollm2-135m-instruct", runtime={"from_pretrained": {"revision": "main"}}))

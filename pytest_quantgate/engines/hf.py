@@ -24,8 +24,20 @@ from .base import (
 )
 
 
+RUNTIME_KEYS = ("from_pretrained",)  # extra from_pretrained() keyword arguments (a table)
+
+
 def check_spec(spec: CandidateSpec) -> None:
-    """Reject quantization settings this engine cannot express, before anything loads."""
+    """Reject runtime keys and quantization settings this engine cannot express, before
+    anything loads."""
+    unknown = sorted(set(spec.runtime) - set(RUNTIME_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"unknown key candidates.{spec.name}.runtime.{unknown[0]}; the hf engine takes: "
+            f"{', '.join(RUNTIME_KEYS)} (a table of from_pretrained() arguments)"
+        )
+    if not isinstance(spec.runtime.get("from_pretrained", {}), dict):
+        raise ConfigError(f"key candidates.{spec.name}.runtime.from_pretrained: expected a table of from_pretrained() arguments")
     q = spec.quantization
     where = f"candidates.{spec.name}.quantization"
     if q.weights and q.weights.method == "torchao" and q.weights.dtype != "int8":
