@@ -75,3 +75,64 @@ def test_engine_classes_declare_what_serves_them() -> None:
     assert {kind: c.serving_runtime for kind, c in caps.items()} == {"hf": None, "vllm": "vllm", "llamacpp": "llamacpp", "openai": None}
     assert all(c.serving_runtime in (None, *servers.SERVER_KINDS) for c in caps.values())
     assert not caps["openai"].teacher_forcing and caps["openai"].guided_json and not caps["llamacpp"].guided_json
+
+
+_HEALTHY_SERVER = """
+import http.server, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b'{"data": []}')
+    def log_message(self, *args): pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+_PARENT = """
+import sys, time
+from pathlib import Path
+from pytest_quantgate.engines import servers
+port = servers.free_port()
+server = servers.LocalServer("trivial", [sys.executable, "-c", {code!r}, str(port)], port, Path({log!r}))
+server.start(timeout_s=30)
+Path({out!r}).write_text(str(server.process.pid))
+time.sleep(600)
+"""
+
+
+def _group_alive(group: int) -> bool:
+    import os
+
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_a_started_server_never_outlives_the_process_that_started_it(tmp_path: Path, how: str) -> None:
+    """No atexit hook runs on SIGTERM's default action or on SIGKILL; the watchdog stops the
+    server's whole process group when its parent is gone."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    out = tmp_path / "group"
+    script = _PARENT.format(code=_HEALTHY_SERVER, log=str(tmp_path / "server.log"), out=str(out))
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 60
+    while not out.exists():
+        assert parent.poll() is None and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.1)
+    time.sleep(0.2)
+    group = int(out.read_text())
+    assert _group_alive(group)
+    parent.send_signal(getattr(signal, how))
+    parent.wait(timeout=10)
+    deadline = time.monotonic() + 20
+    while _group_alive(group) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    alive = _group_alive(group)
+    if alive:
+        os.killpg(group, signal.SIGKILL)
+    assert not alive, f"the server's processes outlived pytest killed with {how}"

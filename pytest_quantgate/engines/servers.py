@@ -72,9 +72,11 @@ class LocalServer:
     def start(self, env: dict[str, str] | None = None, timeout_s: float = STARTUP_TIMEOUT_S) -> "LocalServer":
         began = time.perf_counter()
         with self.log_path.open("wb") as log:
-            # Its own process group, so vLLM's worker processes are stopped with it.
+            # Its own process group, so vLLM's worker processes are stopped with it; the
+            # watchdog stops the group if this process dies without stopping it (SIGKILL).
+            guarded = [sys.executable, "-m", "pytest_quantgate.engines.watchdog", str(os.getpid()), "--", *self.argv]
             self.process = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True
+                guarded, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True
             )
         atexit.register(self.stop)
         try:
