@@ -4,7 +4,6 @@ tests/data/canary_traffic.jsonl are replayed to both sides of each pair."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 import tests.engine_stack  # noqa: F401  (first: one copy of torch/quanto for pytester runs)
 from pytest_quantgate import models
 from pytest_quantgate.engines import servers
+from tests import reports
 from tests.helpers import DEMO, demo_config
 
 pytest.importorskip("llama_cpp")
@@ -58,8 +58,7 @@ def test_a_close_canary_passes_and_a_broken_one_fails_against_the_live_route(pyt
         "--quant-candidate=canary-q8,canary-q2", "--quantgate-suite=only", "-m", "canary",
         "--quantgate-report=r.json", "-p", "no:cacheprovider",
     )
-    report = json.loads((pytester.path / "r.json").read_text())
-    gates = {c["name"]: c["gates"][0] for c in report["candidates"]}
+    gates = {name: entries["canary"] for name, entries in reports.by_candidate(pytester.path / "r.json").items()}
     close, broken = gates["canary-q8"], gates["canary-q2"]
     assert close["verdict"] == "pass", close["reason"]
     assert broken["verdict"] == "fail", broken["reason"]

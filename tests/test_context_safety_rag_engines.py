@@ -2,20 +2,15 @@
 quantized candidates (slow tier): int8 weights pass all three; a 2-bit KV cache loses the
 needles and the grounding, and the report says where."""
 
-import json
 from pathlib import Path
 
 import pytest
 
 import tests.engine_stack  # noqa: E402,F401  (first: one copy of torch/quanto for pytester runs)
+from tests import reports
 from tests.helpers import demo_config
 
 pytestmark = pytest.mark.slow
-
-
-def entries(path: Path) -> dict[tuple[str, str], dict]:
-    data = json.loads(path.read_text())
-    return {(c["name"], e["gate"]): e for c in data["candidates"] for e in c["gates"]}
 
 
 def test_int8_passes_and_kv2_loses_context_and_grounding(pytester: pytest.Pytester, repo_snapshots: str) -> None:
@@ -24,7 +19,7 @@ def test_int8_passes_and_kv2_loses_context_and_grounding(pytester: pytest.Pytest
         "--quant-candidate=hf-int8,hf-kv2", "--quantgate-suite=only", "-m", "long_context or safety or rag_faithfulness",
         "--quantgate-report=r.json", "-p", "no:cacheprovider",
     )
-    report = entries(pytester.path / "r.json")
+    report = reports.entries(pytester.path / "r.json")
     for gate in ("long_context", "safety", "rag_faithfulness"):
         int8 = report[("hf-int8", gate)]
         assert int8["verdict"] == "pass", (gate, int8["reason"])
@@ -70,7 +65,7 @@ def test_safety_gate_fails_over_refusal_under_a_serving_system_prompt(pytester: 
         "--quantgate-report=r.json", "-p", "no:cacheprovider",
     )
     result.assert_outcomes(failed=1)
-    kv2 = entries(pytester.path / "r.json")[("hf-kv2", "safety")]
+    kv2 = reports.entries(pytester.path / "r.json")[("hf-kv2", "safety")]
     assert kv2["verdict"] == "fail" and "answering_benign:" in kv2["reason"]
     assert kv2["metrics"]["answering_benign"]["decision"] == "fail"
     assert kv2["metrics"]["candidate_refusal_rate_on_benign"] > kv2["metrics"]["baseline_refusal_rate_on_benign"]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import tests.engine_stack  # noqa: E402,F401  (first: one copy of torch/quanto for pytester runs)
+from tests import reports
 from tests.helpers import demo_config
 
 pytestmark = pytest.mark.slow
@@ -15,29 +16,18 @@ pytestmark = pytest.mark.slow
 SUITE = ("--quantgate-suite=only", "-m", "golden", "-p", "no:cacheprovider")
 
 
-def report_of(path: Path) -> dict:
-    data = json.loads(path.read_text())
-    return {c["name"]: c for c in data["candidates"]}
-
-
-def gate(report: dict, candidate: str, name: str = "golden") -> dict:
-    """The built-in suite's entry for a gate."""
-    (entry,) = [g for g in report[candidate]["gates"] if g["gate"] == name and g["test"].startswith("quantgate-suite/")]
-    return entry
-
-
 def test_int8_passes_and_kv2_fails_without_loading_the_baseline(pytester: pytest.Pytester, repo_snapshots: str) -> None:
     pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=repo_snapshots))
     result = pytester.runpytest_inprocess("--quant-candidate=hf-int8,hf-kv2", "--quantgate-report=r.json", *SUITE)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*quantgate verdicts*", "hf-int8*golden*PASS*", "hf-kv2*golden*FAIL*"])
-    report = report_of(pytester.path / "r.json")
+    report = reports.read(pytester.path / "r.json")
 
-    int8 = gate(report, "hf-int8")
+    int8 = reports.suite_entry(report, "hf-int8", "golden")
     assert int8["verdict"] == "pass"
     assert int8["metrics"]["flips_pass_to_fail"] <= 1
 
-    kv2 = gate(report, "hf-kv2")
+    kv2 = reports.suite_entry(report, "hf-kv2", "golden")
     assert kv2["verdict"] == "fail"
     assert kv2["metrics"]["flips_pass_to_fail"] >= 14 and kv2["metrics"]["flips_fail_to_pass"] <= 1
     assert "exceeds the 10% margin" in kv2["reason"]
@@ -63,7 +53,7 @@ def test_missing_record_is_a_clear_error(pytester: pytest.Pytester, tmp_path: Pa
         "*no baseline record test_golden--baseline.json for baseline 'baseline'*"
         "re-record it: pytest --quant-candidate=hf-int8 --quantgate-suite=only -m golden --snapshot-update*"
     ])
-    entry = gate(report_of(pytester.path / "r.json"), "hf-int8")
+    entry = reports.suite_entry(pytester.path / "r.json", "hf-int8", "golden")
     assert entry["verdict"] == "error"
     assert "no baseline record" in entry["reason"]
     assert not list(empty.iterdir()), "a failed read writes nothing"
@@ -117,7 +107,7 @@ def test_snapshot_update_records_the_baseline_then_candidates_reuse_it(
     assert sorted(p.name for p in records.iterdir()) == ["test_capital_regression--baseline.json", "test_golden--baseline.json"]
     recorded = json.loads((records / "test_golden--baseline.json").read_text())
     assert "user-spain" in recorded["cases"] and len(recorded["cases"]) == 57  # 56 built-in + 1
-    entry = gate(report_of(pytester.path / "r1.json"), "hf-int8")
+    entry = reports.suite_entry(pytester.path / "r1.json", "hf-int8", "golden")
     assert entry["baseline_source"] == "engine"
 
     # The baseline reproduces the committed demo records on this machine.
@@ -129,6 +119,6 @@ def test_snapshot_update_records_the_baseline_then_candidates_reuse_it(
     second = pytester.runpytest_inprocess("--quant-candidate=hf-int8", "-m", "golden", "--quantgate-report=r2.json", "-p", "no:cacheprovider")
     second.assert_outcomes(passed=2)
     second.stdout.fnmatch_lines(["*2 snapshots passed*"])
-    for e in report_of(pytester.path / "r2.json")["hf-int8"]["gates"]:
+    for e in reports.candidates(pytester.path / "r2.json")["hf-int8"]["gates"]:
         assert e["baseline_source"] == "record"
         assert e["engines"]["baseline_loaded"] is False

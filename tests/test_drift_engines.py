@@ -1,6 +1,5 @@
 """The drift gate on the demo model with real quantized candidates (slow tier)."""
 
-import json
 import os
 import tomllib
 from pathlib import Path
@@ -8,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests import reports
 from tests.helpers import HF_INT4, HF_KV4, demo_config
 
 pytestmark = pytest.mark.slow
@@ -54,7 +54,7 @@ def test_kld_rises_as_precision_falls_int8_passes_kv2_fails(pytester: pytest.Pyt
         "--quantgate-report=r.json", "-p", "no:cacheprovider",
     )
     result.assert_outcomes(passed=2, failed=2)
-    report = {c["name"]: c["gates"][0] for c in json.loads((pytester.path / "r.json").read_text())["candidates"]}
+    report = {name: gates["drift"] for name, gates in reports.by_candidate(pytester.path / "r.json").items()}
     kld = {name: entry["metrics"]["mean_kld"] for name, entry in report.items()}
     assert kld["hf-int8"] < kld["hf-int4"]
     assert kld["hf-kv4"] < kld["hf-kv2"]

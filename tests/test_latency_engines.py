@@ -4,13 +4,13 @@ own server) passes; the same weights served in a slower configuration fail."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import httpx
 import pytest
 
 import tests.engine_stack  # noqa: F401  (first: one copy of torch/quanto for pytester runs)
+from tests import reports
 from tests.helpers import DEMO, GGUF, demo_config
 
 pytest.importorskip("llama_cpp")
@@ -47,8 +47,7 @@ def test_a_twin_of_the_baseline_passes_and_a_slower_configuration_fails(pytester
         "--quantgate-report=out/r.json", "-p", "no:cacheprovider",
     )
     result.stdout.fnmatch_lines(["*gguf-f32-nbatch1*latency*FAIL*TTFT*", "*gguf-f32-twin*latency*PASS*"])
-    report = json.loads((pytester.path / "out" / "r.json").read_text())
-    gates = {c["name"]: c["gates"][0] for c in report["candidates"]}
+    gates = {name: entries["latency"] for name, entries in reports.by_candidate(pytester.path / "out" / "r.json").items()}
     twin, slow = gates["gguf-f32-twin"], gates["gguf-f32-nbatch1"]
     assert twin["verdict"] == "pass", twin["reason"]
     assert slow["verdict"] == "fail" and "TTFT p90" in slow["reason"], slow["reason"]

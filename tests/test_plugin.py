@@ -5,6 +5,7 @@ import json
 import pytest
 
 from pytest_quantgate.gates import registry
+from tests import reports
 from tests.helpers import demo_config
 
 
@@ -87,7 +88,7 @@ def test_report_lists_errors_and_skips_of_gate_tests(pytester: pytest.Pytester) 
     result = pytester.runpytest_inprocess("--quant-candidate=hf-int8", "test_user.py", "--quantgate-report=out/r.json")
     result.assert_outcomes(failed=1, skipped=1)
     result.stdout.fnmatch_lines(["*quantgate verdicts*", "hf-int8*latency*SKIPPED*needs a server*", "hf-int8*safety*ERROR*engine exploded*"])
-    report = json.loads((pytester.path / "out" / "r.json").read_text())
+    report = reports.read(pytester.path / "out" / "r.json")
     (cand,) = report["candidates"]
     assert cand["name"] == "hf-int8" and cand["verdict"] == "error"
     assert sorted((g["gate"], g["verdict"]) for g in cand["gates"]) == [("latency", "skipped"), ("safety", "error")]

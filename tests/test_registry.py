@@ -4,7 +4,6 @@ and the report; a third-party gate joins through the entry point (fast tier)."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from pytest_quantgate.config.schema import CANDIDATE_SCHEMA
 from pytest_quantgate.config.specs import Endpoint, GenerationSettings, Quantization
 from pytest_quantgate.gates import registry
 from pytest_quantgate.gates.registry import parse_config
+from tests import reports
 
 DECLARED = Path(__file__).parent / "data" / "declared_gate"
 
@@ -96,7 +96,7 @@ def declared_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch)
     (model / "config.json").write_text("{}")
     pytester.makefile(
         ".toml",
-        quantgate=f"""
+        quantgate="""
 baseline = "base"
 
 [candidates.base]
@@ -128,8 +128,10 @@ def test_a_gate_from_an_entry_point_is_a_marker_a_config_table_and_a_report_row(
     )
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*quantgate verdicts*", "clear*declared*PASS*", "vague*declared*FAIL*1 word(s), 3 needed*"])
-    report = json.loads((declared_project.path / "r.json").read_text())
-    rows = {c["name"]: [(g["gate"], g["verdict"], g["metrics"]) for g in c["gates"]] for c in report["candidates"]}
+    rows = {
+        name: [(g["gate"], g["verdict"], g["metrics"]) for g in c["gates"]]
+        for name, c in reports.candidates(declared_project.path / "r.json").items()
+    }
     assert rows == {"vague": [("declared", "fail", {"words": 1})], "clear": [("declared", "pass", {"words": 5})]}
     (declared_project.path / "quantgate.toml").write_text(
         (declared_project.path / "quantgate.toml").read_text().replace("min_words = 3", "min_word = 3")

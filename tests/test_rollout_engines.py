@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests import reports
 from tests.helpers import GGUF, demo_config
 
 pytestmark = pytest.mark.slow
@@ -31,8 +32,8 @@ def test_two_workers_one_merged_report_manifests_and_html(pytester: pytest.Pytes
         "-n", "2", "--dist", "loadgroup", "--quantgate-report=out/run.json", "-p", "no:cacheprovider",
     )
     out = pytester.path / "out"
-    report = json.loads((out / "run.json").read_text())
-    gates = {c["name"]: {g["gate"]: g for g in c["gates"]} for c in report["candidates"]}
+    report = reports.read(out / "run.json")
+    gates = reports.by_candidate(report)
     # Both workers' verdicts in one report: Q8_0 passes, Q2_K fails golden.
     assert set(gates) == {"gguf-q8_0", "gguf-q2_k"} and all(set(g) == {"golden", "compat"} for g in gates.values())
     assert gates["gguf-q8_0"]["golden"]["verdict"] == "pass" and gates["gguf-q2_k"]["golden"]["verdict"] == "fail"
@@ -45,7 +46,7 @@ def test_two_workers_one_merged_report_manifests_and_html(pytester: pytest.Pytes
 
     manifests = {name: json.loads((out / f"run-{name}-manifest.json").read_text()) for name in gates}
     for name, data in manifests.items():
-        assert data["verdict"] == report["candidates"][[c["name"] for c in report["candidates"]].index(name)]["verdict"]
+        assert data["verdict"] == reports.candidates(report)[name]["verdict"]
         assert data["rollback"]["name"] == "gguf-f32" and data["rollback"]["artifact"]["path"].endswith(".F32.gguf")
         assert data["candidate"]["artifact"]["model_sha256"] != data["rollback"]["artifact"]["model_sha256"]
         assert data["rollback"]["serve"]["argv"][:3] == ["python", "-m", "llama_cpp.server"]

@@ -2,30 +2,15 @@
 candidates (slow tier): int8 weights pass; a 2-bit KV cache and int4 weights break
 structure, and the report names how."""
 
-import json
 from pathlib import Path
 
 import pytest
 
 import tests.engine_stack  # noqa: E402,F401  (first: one copy of torch/quanto for pytester runs)
+from tests import reports
 from tests.helpers import HF_INT4, demo_config
 
 pytestmark = pytest.mark.slow
-
-
-def entries(path: Path) -> dict[tuple[str, str], dict]:
-    """(candidate, gate[mode]) -> the suite's report entry."""
-    data = json.loads(path.read_text())
-    found = {}
-    for candidate in data["candidates"]:
-        for entry in candidate["gates"]:
-            mode = entry["metrics"].get("mode")
-            found[(candidate["name"], entry["gate"] + (f"[{mode}]" if mode else ""))] = entry
-    return found
-
-
-def problems(entry: dict) -> list[str]:
-    return [p for case in entry["cases"] if not case["passed"] for p in case["problems"]]
 
 
 def test_int8_passes_kv2_and_int4_break_structure(pytester: pytest.Pytester, repo_snapshots: str) -> None:
@@ -35,7 +20,7 @@ def test_int8_passes_kv2_and_int4_break_structure(pytester: pytest.Pytester, rep
         "--quantgate-report=r.json", "-p", "no:cacheprovider",
     )
     result.stdout.fnmatch_lines(["*quantgate verdicts*", "hf-int8*structured_output ?free?*PASS*", "hf-int8*tool_call*PASS*"])
-    report = entries(pytester.path / "r.json")
+    report = reports.entries(pytester.path / "r.json")
 
     for gate in ("structured_output[free]", "structured_output[guided]", "tool_call"):
         int8 = report[("hf-int8", gate)]
@@ -47,11 +32,11 @@ def test_int8_passes_kv2_and_int4_break_structure(pytester: pytest.Pytester, rep
     kv2 = report[("hf-kv2", "structured_output[free]")]
     assert kv2["verdict"] == "fail" and "conforming:" in kv2["reason"]
     assert kv2["metrics"]["candidate_strict_json_rate"] < kv2["metrics"]["baseline_strict_json_rate"]
-    assert any(p.startswith(("no JSON", "schema:", "JSON wrapped")) for p in problems(kv2))
+    assert any(p.startswith(("no JSON", "schema:", "JSON wrapped")) for p in reports.problems(kv2))
     assert kv2["metrics"]["stop_behaviour"]["candidate_length_cap_hits"] > kv2["metrics"]["stop_behaviour"]["baseline_length_cap_hits"]
     kv2_guided = report[("hf-kv2", "structured_output[guided]")]
     assert kv2_guided["verdict"] == "fail"
-    assert any("did not stop" in p or "no JSON" in p for p in problems(kv2_guided))
+    assert any("did not stop" in p or "no JSON" in p for p in reports.problems(kv2_guided))
     kv2_tools = report[("hf-kv2", "tool_call")]
     assert kv2_tools["verdict"] == "fail"
     differences = {c["details"]["difference_from_baseline"] for c in kv2_tools["cases"] if not c["passed"]}
@@ -61,7 +46,7 @@ def test_int8_passes_kv2_and_int4_break_structure(pytester: pytest.Pytester, rep
     int4 = report[("hf-int4", "structured_output[free]")]
     assert int4["verdict"] == "fail"
     assert int4["metrics"]["candidate_text_after_json"] > int4["metrics"]["baseline_text_after_json"]
-    assert any(p.startswith("JSON wrapped in other text") for p in problems(int4))
+    assert any(p.startswith("JSON wrapped in other text") for p in reports.problems(int4))
 
 
 USER_TEST = '''
@@ -100,7 +85,7 @@ def test_regression_cases_as_tests_record_once_and_hold_every_case(pytester: pyt
     )
     first.assert_outcomes(passed=2)
     assert sorted(p.name for p in records.iterdir()) == ["test_point_json--baseline.json", "test_weather_call--baseline.json"]
-    report = entries(pytester.path / "r.json")
+    report = reports.entries(pytester.path / "r.json")
     point = report[("hf-int8", "structured_output[free]")]
     assert point["thresholds"]["decision"] == "every_case"  # a test's own cases: none may be lost
     assert point["cases"][0]["details"]["baseline_ok"] is True and point["verdict"] == "pass"

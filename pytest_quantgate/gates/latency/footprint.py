@@ -88,12 +88,15 @@ def _vllm_cache_info(served: ServedModel) -> Mapping[str, str] | None:
 
 
 def resident_bytes(pid: int) -> int | None:
-    """Resident set of a process and its children (vLLM runs its engine in a child)."""
+    """Resident set of a process and its children (vLLM runs its engine in a child); a
+    server's watchdog (engines/watchdog.py) is not the server and is not counted."""
     import psutil
 
     try:
         root = psutil.Process(pid)
-        return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+        watchdog = "pytest_quantgate.engines.watchdog" in root.cmdline()
+        processes = root.children(recursive=True) if watchdog else [root, *root.children(recursive=True)]
+        return sum(p.memory_info().rss for p in processes)
     except psutil.Error:
         return None
 
