@@ -266,3 +266,17 @@ def test_runtime_keys_the_hf_engine_does_not_take_are_refused() -> None:
     with pytest.raises(ConfigError, match=r"unknown key candidates.x.runtime.n_ctx; the hf engine takes: from_pretrained"):
         check_spec(CandidateSpec(name="x", engine="hf", model="demo:smollm2-135m-instruct", runtime={"n_ctx": 512}))
     check_spec(CandidateSpec(name="x", engine="hf", model="demo:smollm2-135m-instruct", runtime={"from_pretrained": {"revision": "main"}}))
+
+
+def test_weight_digests_are_remembered_per_file_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_quantgate import models
+
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"w" * 4096)
+    cache = tmp_path / "cache"
+    first = models.cached_file_sha256(weights, cache)
+    reads: list[Path] = []
+    monkeypatch.setattr(models, "file_sha256", lambda p: reads.append(p) or "recomputed")
+    assert models.cached_file_sha256(weights, cache) == first and reads == []  # the second run reads nothing
+    weights.write_bytes(b"v" * 4096)  # a new version of the file
+    assert models.cached_file_sha256(weights, cache) == "recomputed" and reads == [weights]

@@ -147,6 +147,29 @@ def _convert_gguf_to_f32(gguf: Path, out: Path) -> None:
     )
 
 
+def cached_file_sha256(path: Path, cache_dir: Path) -> str:
+    """file_sha256, remembered in the cache folder per file version (path, size, mtime): the
+    second run over the same weights reads no weight file."""
+    from .. import atomic
+
+    stat = path.stat()
+    key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+    memo = cache_dir / "digests" / f"{key}.json"
+    version = {"path": str(path.resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    try:
+        cached = json.loads(memo.read_text())
+        if {k: cached.get(k) for k in version} == version:
+            return str(cached["sha256"])
+    except (OSError, ValueError, KeyError):
+        pass
+    value = file_sha256(path)
+    try:
+        atomic.write_json(memo, {**version, "sha256": value})
+    except OSError:  # a read-only cache only costs the next run the hashing
+        pass
+    return value
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:

@@ -34,17 +34,17 @@ class ManifestError(UsageError):
 
 
 @functools.lru_cache(maxsize=256)
-def _sha256(path: Path, size: int, mtime_ns: int) -> str:
-    """models.file_sha256, once per file version per process (a candidate and its baseline
-    often share weights: the demo's 540 MB checkpoint is read once, not per manifest side)."""
-    from ..models import file_sha256
+def _sha256(path: Path, size: int, mtime_ns: int, cache_dir: Path) -> str:
+    """A file's digest once per file version: per process (a candidate and its baseline often
+    share weights) and across runs (models.cached_file_sha256 keeps it in the cache folder)."""
+    from ..models import cached_file_sha256
 
-    return file_sha256(path)
+    return cached_file_sha256(path, cache_dir)
 
 
-def _file_sha256(path: Path) -> str:
+def _file_sha256(path: Path, cache_dir: Path) -> str:
     stat = path.stat()
-    return _sha256(path, stat.st_size, stat.st_mtime_ns)
+    return _sha256(path, stat.st_size, stat.st_mtime_ns, cache_dir)
 
 
 def _text_hash(text: str | None) -> str | None:
@@ -76,12 +76,12 @@ def artifact_identity(spec: CandidateSpec, cache_dir: Path) -> dict[str, Any]:
     tokenizer = [p for p in files if p.name in TOKENIZER_FILES]
     digest = hashlib.sha256()
     for p in tokenizer:
-        digest.update(p.name.encode() + _file_sha256(p).encode())
+        digest.update(p.name.encode() + _file_sha256(p, cache_dir).encode())
     return {
         "source": spec.model,
         "path": str(path),
         "model_sha256": models.model_hash(path),
-        "files": [{"name": p.name, "bytes": p.stat().st_size, "sha256": _file_sha256(p)} for p in files],
+        "files": [{"name": p.name, "bytes": p.stat().st_size, "sha256": _file_sha256(p, cache_dir)} for p in files],
         "tokenizer_sha256": digest.hexdigest() if tokenizer else None,  # GGUF: inside the file
         "chat_template_sha256": _text_hash(_chat_template(path)),
         "adapter": spec.adapter,
