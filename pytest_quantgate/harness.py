@@ -21,7 +21,7 @@ from .gates.context import using
 from .gates.verdict import GateVerdict
 from .outcomes import gate_outcome
 from .records import BaselineRecords
-from .release.verdict_report import PROPERTY, gate_entry
+from .release.verdict_report import GATE_TAG, PROPERTY, gate_entry
 
 if TYPE_CHECKING:
     from .engines.serving import ServedModel
@@ -53,13 +53,14 @@ class GateHarness:
         self.snapshot = snapshot
         self._baseline_source = "none"
 
-    def run(self, gate: str, **options: Any) -> GateVerdict:
-        """Run `gate` (a registered name) for the current candidate; its verdict goes to the
-        report and back to the test."""
+    def run(self, gate: str, *args: Any, **options: Any) -> GateVerdict:
+        """Run `gate` (a registered name) for the current candidate with the runner's own
+        arguments (`quantgate.golden(cases, thresholds)`); its verdict goes to the report and
+        back to the test."""
         with gate_outcome():
             definition = registry.get(gate)
             self._check_needs(definition)
-            verdict = definition.run(self, **options)
+            verdict = definition.run(self, *args, **options)
         return self._attach(verdict)
 
     def __getattr__(self, name: str) -> Callable[..., GateVerdict]:
@@ -172,5 +173,8 @@ class GateHarness:
             baseline_source=self._baseline_source,
             engines=engines,
         )
-        self.request.node.user_properties.append((PROPERTY, entry))
+        properties = self.request.node.user_properties
+        if not any(key == GATE_TAG for key, _ in properties):  # a test without the gate's marker
+            properties.append((GATE_TAG, {"gate": verdict.gate, "candidate": self.candidate.name}))
+        properties.append((PROPERTY, entry))
         return verdict

@@ -19,7 +19,7 @@ from .errors import QuantgateError
 from .gates import registry
 from .outcomes import gate_outcome, reason, usage_outcome
 from .records import BASELINE_OF, SNAPSHOT_DIR
-from .release.verdict_report import PROPERTY, RunReport, format_table
+from .release.verdict_report import GATE_TAG, PROPERTY, RunReport, format_table
 
 if TYPE_CHECKING:
     from .engines.base import Engine
@@ -212,7 +212,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         spec = getattr(item, "callspec", None)
         candidate = spec.params.get("quant_candidate") if spec else None
         if gate and isinstance(candidate, CandidateSpec):
-            item.user_properties.append((f"{PROPERTY}-gate", {"gate": gate, "candidate": candidate.name}))
+            item.user_properties.append((GATE_TAG, {"gate": gate, "candidate": candidate.name}))
         if isinstance(candidate, CandidateSpec):
             # `-n N --dist loadgroup`: a candidate's tests stay on one worker, which loads
             # its engine once (with plain `-n N` each worker that gets one of them loads it).
@@ -284,7 +284,7 @@ class _ReportCollector:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props: dict[str, Any] = dict(report.user_properties)
-        tag = props.get(f"{PROPERTY}-gate")
+        tag = props.get(GATE_TAG)
         if tag is None or self.state.report is None:
             return
         entry = props.get(PROPERTY)

@@ -280,3 +280,23 @@ def test_weight_digests_are_remembered_per_file_version(tmp_path: Path, monkeypa
     assert models.cached_file_sha256(weights, cache) == first and reads == []  # the second run reads nothing
     weights.write_bytes(b"v" * 4096)  # a new version of the file
     assert models.cached_file_sha256(weights, cache) == "recomputed" and reads == [weights]
+
+
+@pytest.mark.parametrize(
+    "make, engine, message",
+    [
+        (lambda p: p.write_text("not a model"), "hf", "is a file; the hf engine loads a checkpoint folder"),
+        (lambda p: p.mkdir(), "hf", "is an empty folder; put the checkpoint there"),
+        (lambda p: (p.mkdir(), (p / "config.json").write_text("{broken"), (p / "tokenizer.json").write_text("{}")), "hf", "config.json cannot be read"),
+        (lambda p: (p.mkdir(), (p / "config.json").write_text("{}")), "vllm", "lacks weights (*.safetensors or *.bin) and tokenizer files (tokenizer.json or"),
+        (lambda p: p.write_bytes(b"PK\x03\x04zip"), "llamacpp", "is not a GGUF file (it starts with b'PK\\x03\\x04')"),
+        (lambda p: (p.mkdir(), (p / "config.json").write_text("{}")), "llamacpp", "is a folder; the llamacpp engine loads a GGUF file"),
+    ],
+)
+def test_unusable_model_sources_are_found_before_anything_loads(tmp_path: Path, make, engine: str, message: str) -> None:
+    make(tmp_path / "m")
+    table = {"baseline": "b", "candidates": {"b": {"engine": engine, "model": "m"}}}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(table, tmp_path / "q.toml")
+    assert f"key candidates.b.model: {tmp_path / 'm'}" in str(caught.value)
+    assert message in str(caught.value)

@@ -93,7 +93,8 @@ def declared_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("PYTHONPATH", str(site), prepend=":")
     model = pytester.path / "tiny-model"
     model.mkdir()
-    (model / "config.json").write_text("{}")
+    for name in ("config.json", "tokenizer.json", "model.safetensors"):
+        (model / name).write_text("{}")
     pytester.makefile(
         ".toml",
         quantgate="""

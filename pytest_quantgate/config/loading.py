@@ -194,6 +194,11 @@ def _model_source(spec: CandidateSpec, config_path: Path) -> str:
             f"invalid quantgate config in {config_path}:\n  key candidates.{spec.name}.model: "
             f"model file {model_path} does not exist; build or download it, or fix the path"
         )
+    from ..models import source_problem
+
+    problem = source_problem(model_path, spec.engine)
+    if problem:
+        raise ConfigError(f"invalid quantgate config in {config_path}:\n  key candidates.{spec.name}.model: {problem}")
     return str(model_path)
 
 

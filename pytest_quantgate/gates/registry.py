@@ -57,8 +57,8 @@ class Gate:
     # gates keep theirs in pytest_quantgate/suite/.
     suite: tuple[Path, ...] = field(default=())
 
-    def run(self, context: "GateContext", **options: Any) -> "GateVerdict":
-        return self.load_runner()(context, **options)
+    def run(self, context: "GateContext", *args: Any, **options: Any) -> "GateVerdict":
+        return self.load_runner()(context, *args, **options)
 
     def load_runner(self) -> Callable[..., "GateVerdict"]:
         if callable(self.runner):

@@ -63,6 +63,47 @@ def split_variant(model: str) -> tuple[str, str | None]:
     return base, variant or None
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
+
+
+def source_problem(path: Path, engine: str) -> str | None:
+    """What makes a local model unusable by `engine`, found before anything loads (None when
+    it looks usable): a GGUF file for llama.cpp, a checkpoint folder with a readable config,
+    a tokenizer and weights for transformers and vLLM; an openai candidate reads only its
+    tokenizer (a folder or a GGUF)."""
+    if path.is_file():
+        if engine in ("hf", "vllm"):
+            return f"{path} is a file; the {engine} engine loads a checkpoint folder (config.json, tokenizer, weights)"
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+        if magic != b"GGUF":
+            return f"{path} is not a GGUF file (it starts with {magic!r}); give a .gguf model or a checkpoint folder"
+        return None
+    if engine == "llamacpp":
+        return f"{path} is a folder; the llamacpp engine loads a GGUF file"
+    names = {p.name for p in path.iterdir()}
+    if not names:
+        return f"{path} is an empty folder; put the checkpoint there (config.json, tokenizer, weights) or fix the path"
+    missing = []
+    if engine != "openai":
+        if "config.json" not in names:
+            missing.append("config.json")
+        else:
+            try:
+                if not isinstance(json.loads((path / "config.json").read_text("utf-8")), dict):
+                    raise ValueError("not a JSON object")
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                return f"{path / 'config.json'} cannot be read ({exc}); re-download or re-save the checkpoint"
+        if not any(n.endswith(WEIGHT_SUFFIXES) for n in names):
+            missing.append("weights (*.safetensors or *.bin)")
+    if not names & set(TOKENIZER_FILES):
+        missing.append(f"tokenizer files ({' or '.join(TOKENIZER_FILES)})")
+    if missing:
+        return f"{path} lacks {' and '.join(missing)}; save the full checkpoint (model.save_pretrained and tokenizer.save_pretrained)"
+    return None
+
+
 def is_gguf(model: str) -> bool:
     variant = split_variant(model)[1] if model.startswith("demo:") else None
     return (variant or "").startswith("gguf-") or model.lower().endswith(".gguf")

@@ -13,6 +13,7 @@ from ..gates.verdict import GateVerdict
 
 REPORT_FORMAT = 1
 PROPERTY = "quantgate"  # user_properties key carrying a gate entry from the test to the report
+GATE_TAG = f"{PROPERTY}-gate"  # user_properties key naming a gate test's gate and candidate
 
 
 def gate_entry(
