@@ -16,6 +16,7 @@ from . import models
 from .config import CandidateSpec, QuantgateConfig
 from .engines.base import Engine, EngineUnavailable, Generation, GenerationRequest
 from .environment import describe
+from .errors import UsageError
 from .gates import registry
 from .gates.context import using
 from .gates.verdict import GateVerdict
@@ -105,10 +106,12 @@ class GateHarness:
     ) -> tuple[list[Generation], list[Generation]]:
         def run_baseline() -> list[Any]:
             with using(self.baseline_engine()) as engine:
+                _check_fits(engine, case_ids, requests)
                 return [g.to_record() for g in engine.generate(requests, top_k)]
 
         recorded = self.load_or_record({cid: req.record_key() for cid, req in zip(case_ids, requests)}, run_baseline)
         with using(self.candidate_engine()) as engine:
+            _check_fits(engine, case_ids, requests)
             candidate = engine.generate(requests, top_k)
         return [Generation.from_record(r) for r in recorded], candidate
 
@@ -178,3 +181,22 @@ class GateHarness:
             properties.append((GATE_TAG, {"gate": verdict.gate, "candidate": self.candidate.name}))
         properties.append((PROPERTY, entry))
         return verdict
+
+
+def _check_fits(engine: Engine, case_ids: Sequence[str], requests: Sequence[GenerationRequest]) -> None:
+    """Cases whose prompt and answer cannot fit the engine's context are named before any
+    generation (the engine's context is known; a long prompt is not a mid-run surprise)."""
+    context = engine.tokenizer_facts().max_context
+    if not context:
+        return
+    too_long = []
+    for case_id, request in zip(case_ids, requests):
+        prompt = len(engine.render_chat(request.messages, request.tools))
+        if prompt + request.max_new_tokens > context:
+            too_long.append(f"{case_id} ({prompt} prompt + {request.max_new_tokens} new tokens)")
+    if too_long:
+        raise UsageError(
+            f"{len(too_long)} case(s) do not fit {engine.spec.name}'s {context}-token context: "
+            f"{', '.join(too_long[:5])}{' ...' if len(too_long) > 5 else ''}; shorten them, lower their max_new_tokens "
+            "or give the engine a longer context"
+        )
