@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pytest_quantgate.engines.base import Generation
 
 DEMO = "demo:smollm2-135m-instruct"
+REPO = Path(__file__).resolve().parent.parent  # the repository (its quantgate.toml, golden_snapshots/)
+DATA = Path(__file__).resolve().parent / "data"  # the tests' data files
 
 
 def demo_config(snapshot_dir: str | None = None, extra: str = "") -> str:

@@ -15,8 +15,9 @@ from pytest_quantgate.config.specs import Endpoint, GenerationSettings, Quantiza
 from pytest_quantgate.gates import registry
 from pytest_quantgate.gates.registry import parse_config
 from tests import reports
+from tests.helpers import DATA
 
-DECLARED = Path(__file__).parent / "data" / "declared_gate"
+DECLARED = DATA / "declared_gate"
 
 
 def test_every_builtin_gate_is_one_definition_with_its_settings_schema() -> None:

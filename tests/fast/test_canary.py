@@ -14,7 +14,7 @@ from pytest_quantgate.config import ConfigError
 from pytest_quantgate.gates.canary import decision as canary
 from pytest_quantgate.gates.canary import traffic as recorded_traffic
 
-from .helpers import gen
+from tests.helpers import gen
 
 SCHEMA = {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}
 

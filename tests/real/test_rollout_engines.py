@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tests import reports
-from tests.helpers import GGUF, demo_config
+from tests.helpers import GGUF, REPO, demo_config
 
 pytestmark = pytest.mark.slow
 
@@ -84,7 +84,7 @@ def test_the_rollback_command_serves_the_baseline_with_its_own_flags(tmp_path: P
     from pytest_quantgate.engines import servers
     from pytest_quantgate.release import manifest
 
-    cfg = registry.load_config(Path(__file__).resolve().parent.parent)
+    cfg = registry.load_config(REPO)
     cache = Path(os.environ.get("QUANTGATE_CACHE_DIR") or models.default_cache_dir())
     spec, baseline = cfg.candidates["gguf-f32-kvq8_0"], cfg.candidates["gguf-f32"]
     entry = {"name": spec.name, "verdict": "pass", "gates": []}

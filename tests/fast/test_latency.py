@@ -19,7 +19,7 @@ from pytest_quantgate.gates.latency import loadgen, plots
 from pytest_quantgate.gates.latency import metrics as latency_stats
 from pytest_quantgate.gates.latency.metrics import Distribution, RunMetrics
 
-from .fake_openai import Behaviour, FakeServer
+from tests.fake_openai import Behaviour, FakeServer
 
 
 def measure(server: FakeServer, shape: loadgen.TrafficShape, requests: int = 8, **limits: float) -> loadgen.LoadRun:

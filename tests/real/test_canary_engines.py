@@ -14,12 +14,12 @@ import tests.engine_stack  # noqa: F401  (first: one copy of torch/quanto for py
 from pytest_quantgate import models
 from pytest_quantgate.engines import servers
 from tests import reports
-from tests.helpers import DEMO, demo_config
+from tests.helpers import DATA, DEMO, demo_config
 
 pytest.importorskip("llama_cpp")
 pytestmark = pytest.mark.slow
 
-TRAFFIC = Path(__file__).parent / "data" / "canary_traffic.jsonl"
+TRAFFIC = DATA / "canary_traffic.jsonl"
 
 
 @pytest.fixture(scope="module")

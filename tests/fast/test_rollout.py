@@ -12,6 +12,7 @@ import pytest
 
 from pytest_quantgate.config import CandidateSpec
 from pytest_quantgate.release import manifest, release_report
+from tests.helpers import REPO
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -146,7 +147,7 @@ def test_the_ci_matrix_follows_engines_and_requirements(capsys: pytest.CaptureFi
     from pytest_quantgate.gates.registry import load_config
     from pytest_quantgate.release import matrix
 
-    config = load_config(Path(__file__).resolve().parent.parent)
+    config = load_config(REPO)
     run, left_out = matrix.entries(config, ["cpu", "a100", "h100"])
     where = {(r["candidate"], r["runner"]): r["tox_env"] for r in run}
     assert where[("awq-int4", "cpu")] == "gate-vllm" and where[("gguf-q8_0", "cpu")] == "gate" and where[("hf-int8", "h100")] == "gate"

@@ -1,0 +1,57 @@
+"""Fixtures shared by both tiers (the repository's conftest.py sets the cache folder)."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+
+TIERS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test's folder says its tier: tests/fast/ loads no model, tests/real/ is marked slow."""
+    misplaced = []
+    for item in items:
+        try:
+            tier = item.path.resolve().relative_to(TIERS).parts[0]
+        except ValueError:
+            continue
+        slow = item.get_closest_marker("slow") is not None
+        if (tier == "fast" and slow) or (tier == "real" and not slow):
+            misplaced.append(item.nodeid)
+    if misplaced:
+        raise pytest.UsageError(
+            "tests/fast/ holds the fast tier and tests/real/ the slow one (marked slow); misplaced: " + ", ".join(misplaced)
+        )
+
+
+@pytest.fixture(scope="session")
+def plugin_stack() -> None:
+    """Import, in this process, what a run of the plugin imports, before a pytester project
+    runs in-process. pytester drops every module an in-process run imported when it ends,
+    and compiled modules cannot be loaded twice in one process: a second `import torch`
+    crashes the interpreter, numpy.fft raises "cannot load module more than once per
+    process". Imported out here, they outlive every in-process run: the gates' runners and
+    decisions (scipy.stats), what a bootstrap interval imports on first use (numpy.fft), the
+    environment description that reports and records carry (it imports torch to name the
+    accelerator), and hypothesis, which its pytest plugin imports at the end of every run
+    (seconds each time)."""
+    from pytest_quantgate import stats
+    from pytest_quantgate.environment import describe
+    from pytest_quantgate.gates import registry
+
+    for gate in registry.gates().values():
+        gate.load_runner()
+    stats.bootstrap_mean_ci([0.0, 1.0])
+    describe()
+    with contextlib.suppress(ImportError):
+        import hypothesis  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def _plugin_stack_before_pytester(request: pytest.FixtureRequest) -> None:
+    """Every test with a pytester project gets `plugin_stack` first."""
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("plugin_stack")

@@ -1,0 +1,1 @@
+"""The fast tier: no model is loaded (pytest -m "not slow")."""
