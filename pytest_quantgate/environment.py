@@ -48,10 +48,11 @@ def describe() -> dict[str, Any]:
 
 
 def _accelerator() -> dict[str, Any]:
-    try:
-        import torch
-    except ImportError:
-        return {"kind": "unknown (torch is not installed)"}
+    """The GPU, from torch when an engine has imported it, else from nvidia-smi: describing
+    the machine must not import torch into a run whose engines do not need it."""
+    if "torch" not in sys.modules:
+        return _accelerator_without_torch()
+    import torch
 
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
@@ -63,6 +64,24 @@ def _accelerator() -> dict[str, Any]:
             "count": torch.cuda.device_count(),
         }
     return {"kind": "cpu", "threads": torch.get_num_threads()}
+
+
+def _accelerator_without_torch() -> dict[str, Any]:
+    import shutil
+    import subprocess
+
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return {"kind": "cpu", "threads": os.cpu_count()}
+    try:
+        rows = subprocess.run(
+            [smi, "--query-gpu=name,compute_cap,memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True, text=True, timeout=20, check=True,
+        ).stdout.strip().splitlines()
+        name, capability, memory_mib = (part.strip() for part in rows[0].split(","))
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return {"kind": "unknown (nvidia-smi did not answer)"}
+    return {"kind": "cuda", "name": name, "compute_capability": capability, "memory_gb": round(float(memory_mib) / 1024, 1), "count": len(rows)}
 
 
 def unmet_requirements(requires: Mapping[str, Any], accelerator: Mapping[str, Any] | None = None) -> str | None:

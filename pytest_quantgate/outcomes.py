@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from .errors import QuantgateError, Unavailable, UsageError
+from .errors import QuantgateError, Unavailable
 
 
 def reason(exc: BaseException) -> str:
@@ -26,12 +26,18 @@ def reason(exc: BaseException) -> str:
 def gate_outcome() -> Iterator[None]:
     """Around a gate's run: unavailability skips it, a user's mistake fails it without a
     traceback. Anything else is a bug and keeps its traceback."""
+    skipped = failed = None
     try:
         yield
     except Unavailable as exc:
-        pytest.skip(f"quantgate: {reason(exc)}")
-    except (UsageError, QuantgateError) as exc:
-        pytest.fail(reason(exc), pytrace=False)
+        skipped = f"quantgate: {reason(exc)}"
+    except QuantgateError as exc:
+        failed = reason(exc)
+    # Raised outside the except clauses: one message, not "During handling of the above ...".
+    if skipped is not None:
+        pytest.skip(skipped)
+    if failed is not None:
+        pytest.fail(failed, pytrace=False)
 
 
 @contextlib.contextmanager

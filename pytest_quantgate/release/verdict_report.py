@@ -42,9 +42,11 @@ class RunReport:
 
     def add_outcome(self, candidate: str, gate: str, test: str, verdict: str, reason: str) -> None:
         """A gate test that ended without a verdict of its own (error or skip)."""
+        baseline = self.baselines[candidate].name if candidate in self.baselines else None
         self.entries.append(
             {"candidate": candidate, "gate": gate, "test": test, "verdict": verdict, "reason": reason,
-             "metrics": {}, "thresholds": {}, "key_metric": "", "cases": [], "engines": {}}
+             "metrics": {}, "thresholds": {}, "key_metric": "", "cases": [], "engines": {},
+             "baseline": baseline, "baseline_source": "none"}
         )
 
     def to_dict(self, environment: Mapping[str, Any]) -> dict[str, Any]:

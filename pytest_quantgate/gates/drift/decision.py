@@ -6,7 +6,7 @@ half of each context window is scored so every scored token has context. The bas
 its top-k log-probs per position; the candidate's log-probs for those same k tokens are
 gathered, and the rest of the vocabulary is one more bin on each side. That KL divergence is
 never larger than the full-vocabulary one (data processing inequality) and, with k=32 on the
-demo model, agrees with it closely (tests/test_drift_engines.py states the tolerance).
+demo model, agrees with it closely (tests/real/test_drift_engines.py states the tolerance).
 """
 
 from __future__ import annotations
