@@ -308,7 +308,7 @@ def _longrepr_line(report: pytest.TestReport) -> str:
     if crash is not None and crash.message:
         kind, _, message = crash.message.partition(": ")
         # "pytest_quantgate.engines.openai.EndpointError: ..." -> the message; others keep their class
-        text = message if kind.startswith("pytest_quantgate.") and message else crash.message
+        text = message if (kind.startswith("pytest_quantgate.") or kind == "Failed") and message else crash.message
         return text.strip().splitlines()[0] if text.strip() else "error"
     text = str(report.longrepr or "").strip().removeprefix("Failed: ")  # pytest.fail(pytrace=False)
     return text.splitlines()[0] if text else "error"
