@@ -26,18 +26,13 @@ def reason(exc: BaseException) -> str:
 def gate_outcome() -> Iterator[None]:
     """Around a gate's run: unavailability skips it, a user's mistake fails it without a
     traceback. Anything else is a bug and keeps its traceback."""
-    skipped = failed = None
+    # `from None`: the outcome carries the message once, without "During handling of ...".
     try:
         yield
     except Unavailable as exc:
-        skipped = f"quantgate: {reason(exc)}"
+        raise pytest.skip.Exception(f"quantgate: {reason(exc)}") from None
     except QuantgateError as exc:
-        failed = reason(exc)
-    # Raised outside the except clauses: one message, not "During handling of the above ...".
-    if skipped is not None:
-        pytest.skip(skipped)
-    if failed is not None:
-        pytest.fail(failed, pytrace=False)
+        raise pytest.fail.Exception(reason(exc), pytrace=False) from None
 
 
 @contextlib.contextmanager
