@@ -17,7 +17,7 @@ def reason(exc: BaseException) -> str:
     if cause is not None and not isinstance(cause, QuantgateError):
         detail = (str(cause).strip().splitlines() or [""])[0]
         brief = f"{type(cause).__name__}: {detail}" if detail else type(cause).__name__
-        if brief not in text:
+        if (detail or brief) not in text:  # unless the message already says it
             text = f"{text} (cause: {brief[:200]})"
     return text
 

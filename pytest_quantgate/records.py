@@ -153,7 +153,18 @@ class BaselineRecords:
 
     def _recall(self) -> dict[str, Any] | None:
         data, _tainted = self.snapshot._recall_data(index=self.name)
-        return json.loads(data) if data is not None else None
+        if data is None:
+            return None
+        try:
+            record = json.loads(data)
+        except ValueError as exc:
+            raise RecordError(
+                f"baseline record {self.name}.json is not valid JSON ({exc}; truncated or edited?); "
+                f"re-record it: {self.refresh}"
+            ) from exc
+        if not isinstance(record, dict) or not isinstance(record.get("cases"), dict):
+            raise RecordError(f"baseline record {self.name}.json has no 'cases' table (edited?); re-record it: {self.refresh}")
+        return record
 
     def load_or_record(
         self,

@@ -280,3 +280,37 @@ def test_a_users_gate_test_decides_the_candidates_verdict(project: pytest.Pytest
     _, report = run(project, f"--quant-candidate={candidate}", "--quant-live-baseline", "test_user.py")
     assert [(e["gate"], e["verdict"]) for e in reports.candidates(report)[candidate]["gates"]] == [("golden", verdict)]
     assert reports.candidates(report)[candidate]["verdict"] == verdict
+
+
+def test_a_truncated_record_names_the_file_and_the_command(project: pytest.Pytester) -> None:
+    run(project, "--quant-candidate=twin", "--snapshot-update", "-m", "golden")
+    path = project.path / "golden_snapshots" / "test_golden--base.json"
+    path.write_text(path.read_text()[: len(path.read_text()) // 2])  # a disk that filled up mid-write, say
+    result, report = run(project, "--quant-candidate=twin", "-m", "golden")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*baseline record test_golden--base.json is not valid JSON (*; truncated or edited?); "
+        "re-record it: pytest --quant-candidate=twin --quantgate-suite=only -m golden --snapshot-update"
+    ])
+    assert "Traceback" not in result.stdout.str() and "JSONDecodeError" not in result.stdout.str().split("short test summary")[0]
+
+
+LONG_TEST = """
+import pytest
+from pytest_quantgate.gates.golden.cases import GoldenCase
+
+@pytest.mark.golden
+def test_long(quantgate):
+    cases = [GoldenCase(id="fits", prompt="What is the capital of Italy?"),
+             GoldenCase(id="too-long", prompt="word " * 5000)]
+    quantgate.golden(cases)
+"""
+
+
+def test_cases_that_cannot_fit_the_context_are_named_before_any_generation(project: pytest.Pytester) -> None:
+    project.makepyfile(test_long=LONG_TEST)
+    result, _ = run(project, "--quant-candidate=twin", "test_long.py", "--quant-live-baseline")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*1 case(s) do not fit base's 4096-token context: too-long (5*prompt + 48 new tokens); shorten them*"
+    ])
