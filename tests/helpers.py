@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import subprocess
+
     from pytest_quantgate.engines.base import Generation
 
 DEMO = "demo:smollm2-135m-instruct"
@@ -84,3 +86,36 @@ engine = "llamacpp"
 model = "{DEMO}@gguf-q2_k"
 baseline = "gguf-f32"
 '''
+
+
+def kill_and_watch_group(parent: "subprocess.Popen[bytes]", group_file: Path, how: str, start_timeout_s: float = 120) -> bool:
+    """Wait until `parent` has written the process group of a server it started to
+    `group_file`, kill `parent` with signal `how`, and tell whether that group outlived it
+    (after 20 s; it is then killed so that nothing is left behind either way)."""
+    import os
+    import signal
+    import time
+
+    def alive(group: int) -> bool:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    deadline = time.monotonic() + start_timeout_s
+    while not group_file.exists() or not group_file.read_text().strip():
+        assert parent.poll() is None, "the process that starts the server exited first"
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.2)
+    group = int(group_file.read_text())
+    assert alive(group)
+    parent.send_signal(getattr(signal, how))
+    parent.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while alive(group) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    survived = alive(group)
+    if survived:
+        os.killpg(group, signal.SIGKILL)
+    return survived

@@ -98,41 +98,15 @@ time.sleep(600)
 """
 
 
-def _group_alive(group: int) -> bool:
-    import os
-
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
 def test_a_started_server_never_outlives_the_process_that_started_it(tmp_path: Path, how: str) -> None:
     """No atexit hook runs on SIGTERM's default action or on SIGKILL; the watchdog stops the
     server's whole process group when its parent is gone."""
-    import os
-    import signal
     import subprocess
-    import time
+
+    from tests.helpers import kill_and_watch_group
 
     out = tmp_path / "group"
     script = _PARENT.format(code=_HEALTHY_SERVER, log=str(tmp_path / "server.log"), out=str(out))
     parent = subprocess.Popen([sys.executable, "-c", script])
-    deadline = time.monotonic() + 60
-    while not out.exists():
-        assert parent.poll() is None and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.1)
-    time.sleep(0.2)
-    group = int(out.read_text())
-    assert _group_alive(group)
-    parent.send_signal(getattr(signal, how))
-    parent.wait(timeout=10)
-    deadline = time.monotonic() + 20
-    while _group_alive(group) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    alive = _group_alive(group)
-    if alive:
-        os.killpg(group, signal.SIGKILL)
-    assert not alive, f"the server's processes outlived pytest killed with {how}"
+    assert not kill_and_watch_group(parent, out, how), f"the server's processes outlived their parent killed with {how}"
