@@ -77,6 +77,7 @@ _ENDPOINT = {
         # header -> environment variable holding its value (keys never sit in the file)
         "headers_env": {"type": "object", "additionalProperties": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}},
         "timeout_s": {"type": "number", "exclusiveMinimum": 0},
+        "concurrency": {"type": "integer", "minimum": 1},
         "stream": {"type": "boolean"},
         "api": {"enum": ["chat", "completions"]},
     },

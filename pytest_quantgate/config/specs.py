@@ -62,6 +62,10 @@ class Endpoint:
     # Header values read from the environment when requests are made: {"X-Api-Key": "GATEWAY_KEY"}.
     headers_env: Mapping[str, str] = field(default_factory=dict)
     timeout_s: float = 120.0
+    # Requests in flight per gate call. A server that reuses the previous prompt's KV cache
+    # (llama.cpp's) answers in an order-dependent way under concurrency: 1 makes its answers
+    # reproducible run to run.
+    concurrency: int = 8
     stream: bool = True
     # chat: the server renders its own template; completions: the prompt goes rendered by the
     # candidate's tokenizer (how a runtime's template is taken out of the picture).

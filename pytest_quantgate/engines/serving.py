@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from ..config import CandidateSpec, Endpoint
 from ..errors import UsageError
+from ..redaction import redact_url
 from . import hf_tokenizer, servers
 from .base import EngineUnavailable
 
@@ -98,12 +99,16 @@ def serve(spec: CandidateSpec, model_path: Path) -> ServedModel:
         server = servers.launch(kind, model_path, spec.name, spec.dtype, flags, env=SERVER_ENV)
     except servers.ServerError as exc:
         raise ServingError(f"{spec.name}: {exc}") from exc
-    return ServedModel(spec.name, Endpoint(base_url=server.base_url, model=spec.name), spec.name, {}, server, model_path)
+    # llama-cpp-python's server answers one request at a time and reuses the previous prompt's
+    # KV cache: requests sent one by one keep its answers independent of arrival order.
+    concurrency = 1 if kind == "llamacpp" else Endpoint.concurrency
+    endpoint = Endpoint(base_url=server.base_url, model=spec.name, concurrency=concurrency)
+    return ServedModel(spec.name, endpoint, spec.name, {}, server, model_path)
 
 
 def describe(served: ServedModel) -> dict[str, Any]:
     """Where it was served (for the report: never the API key)."""
-    out: dict[str, Any] = {"base_url": served.endpoint.base_url, "model": served.served_model}
+    out: dict[str, Any] = {"base_url": redact_url(served.endpoint.base_url), "model": served.served_model}
     if served.server is not None:
         out |= {"server": served.server.kind, "argv": served.server.argv[1:], "started_s": round(served.server.started_s, 2)}
     return out

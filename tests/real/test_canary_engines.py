@@ -41,7 +41,7 @@ def route(name: str, variant: str, server: servers.LocalServer, served: str, bas
 [candidates.{name}]
 engine = "openai"
 model = "{DEMO}@{variant}"
-{base}endpoint = {{ base_url = "{server.base_url}", model = "{served}", headers = {{ X-Tenant = "{name}" }} }}
+{base}endpoint = {{ base_url = "{server.base_url}", model = "{served}", headers = {{ X-Tenant = "{name}" }}, concurrency = 1 }}
 '''
 
 
