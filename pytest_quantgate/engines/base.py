@@ -40,13 +40,18 @@ class GenerationRequest:
     """One greedy generation: a chat (rendered by the model's template) and a token cap.
 
     `tools` (OpenAI `tools` format) go to the chat template, as a server passes them;
-    `json_schema` (canonical JSON text) asks for constrained decoding, on engines that have it.
+    `tool_choice` (OpenAI's: "auto", "none", "required", {"type": "function", "function":
+    {"name": ...}}; a plain function name means that last form) goes to a served model with
+    its tools, where a server's tool parser may answer native `tool_calls` (local engines
+    render tools with the template and ignore it); `json_schema` (canonical JSON text) asks
+    for constrained decoding, on engines that have it.
     """
 
     messages: tuple[ChatMessage, ...]
     max_new_tokens: int
     tools: tuple[Mapping[str, Any], ...] = ()
     json_schema: str | None = None
+    tool_choice: str | Mapping[str, Any] | None = None
 
     @classmethod
     def chat(
@@ -64,7 +69,7 @@ class GenerationRequest:
         """What the answer depends on, as a baseline record stores it (unused options left
         out, so records made before an option existed stay valid)."""
         key = asdict(self)
-        for name, unused in (("tools", ()), ("json_schema", None)):
+        for name, unused in (("tools", ()), ("json_schema", None), ("tool_choice", None)):
             if key[name] == unused:
                 del key[name]
         return key

@@ -6,6 +6,14 @@ tokenizer, so token counts and token ids mean the same as on the other engines. 
 one gate go out concurrently; answers stream, so each carries its time to first token.
 Teacher-forced scoring needs prompt log-probs, which the API does not offer: gates that
 need it are skipped with that reason.
+
+Native tool calls: a server with a tool parser (vLLM's --tool-call-parser, llama-cpp-python's
+function-calling chat formats, OpenAI, a gateway) answers `message.tool_calls` instead of text,
+streamed as deltas (`index`, an `id` and the name once, `arguments` in pieces). They are
+gathered per index and rendered after the answer's text, one call per tag, as
+`<tool_call>{"name": ..., "arguments": {...}}</tool_call>` (Hermes' form, which the tool-call
+gate reads in every style; arguments that are not JSON stay a string, which it reports as
+such). A request's `tools` go with its `tool_choice` when it names one.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from ..config import CandidateSpec, ConfigError, Endpoint
 from ..errors import UsageError
@@ -93,10 +101,42 @@ class StreamedAnswer:
     # the first is the first token, the last ends the request; a usage-only event is neither).
     event_s: list[float] = field(default_factory=list)
     usage: Mapping[str, Any] | None = None
+    # Native tool calls by index: {"id", "name", "arguments"} (arguments as the JSON text sent).
+    tool_calls: dict[int, dict[str, str]] = field(default_factory=dict)
 
     @property
     def ttft_s(self) -> float:
         return (self.event_s[0] - self.sent_s) if self.event_s else 0.0
+
+    @property
+    def answer_text(self) -> str:
+        """The text, then the native tool calls rendered as `<tool_call>` tags."""
+        calls = tool_call_text(self.tool_calls[i] for i in sorted(self.tool_calls))
+        if not calls:
+            return self.text
+        return f"{self.text}\n{calls}" if self.text and not self.text.endswith("\n") else self.text + calls
+
+
+def tool_call_text(calls: Iterable[Mapping[str, str]]) -> str:
+    """Native tool calls as answer text: `<tool_call>{"name": ..., "arguments": {...}}</tool_call>`
+    per call (arguments that are not JSON stay the string the server sent)."""
+    tags = []
+    for call in calls:
+        raw = call.get("arguments", "")
+        try:
+            arguments: Any = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            arguments = raw
+        body = json.dumps({"name": call.get("name", ""), "arguments": arguments}, ensure_ascii=False)
+        tags.append(f"<tool_call>{body}</tool_call>")
+    return "\n".join(tags)
+
+
+def tool_choice_payload(choice: str | Mapping[str, Any]) -> Any:
+    """OpenAI's `tool_choice`: "auto", "none", "required" or a named function."""
+    if isinstance(choice, str) and choice not in ("auto", "none", "required"):
+        return {"type": "function", "function": {"name": choice}}
+    return choice if isinstance(choice, str) else dict(choice)
 
 
 def _choice_text(choice: Mapping[str, Any]) -> str:
@@ -121,9 +161,40 @@ def _choice_logprobs(choice: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     ]
 
 
+def _choice_tool_calls(choice: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The tool calls of a message or of a streamed delta (the legacy `function_call` as one)."""
+    part = (choice.get("delta") or choice.get("message")) or {}
+    calls = part.get("tool_calls")
+    if not calls and part.get("function_call"):
+        calls = [{"index": 0, "function": part["function_call"]}]
+    return [c for c in calls or () if isinstance(c, Mapping)]
+
+
+def _add_tool_calls(answer: StreamedAnswer, entries: Sequence[Mapping[str, Any]]) -> None:
+    """Gather tool-call deltas by `index` (where a server leaves it out: by `id`, else by the
+    place in the list). The name comes once (OpenAI, vLLM) or again with every delta
+    (llama-cpp-python): a repeat is not appended; `arguments` pieces are."""
+    for position, entry in enumerate(entries):
+        function = entry.get("function") or {}
+        index = entry.get("index")
+        call_id = entry.get("id") or ""
+        if not isinstance(index, int):
+            known = [i for i, c in answer.tool_calls.items() if call_id and c["id"] == call_id]
+            index = known[0] if known else (max(answer.tool_calls, default=-1) + 1 if call_id else position)
+        call = answer.tool_calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
+        call["id"] = call["id"] or call_id
+        name = function.get("name") or ""
+        if name and name != call["name"]:
+            call["name"] += name
+        arguments = function.get("arguments")
+        if arguments:
+            call["arguments"] += arguments if isinstance(arguments, str) else json.dumps(arguments)
+
+
 def _read_choice(answer: StreamedAnswer, choice: Mapping[str, Any]) -> None:
     answer.text += _choice_text(choice)
     answer.logprobs += _choice_logprobs(choice)
+    _add_tool_calls(answer, _choice_tool_calls(choice))
     answer.finish_reason = choice.get("finish_reason") or answer.finish_reason
 
 
@@ -265,6 +336,8 @@ class OpenAIEngine(hf_tokenizer.HFTokenizerEngine):
             }
             if request.tools:
                 payload["tools"] = [dict(t) for t in request.tools]
+                if request.tool_choice is not None:
+                    payload["tool_choice"] = tool_choice_payload(request.tool_choice)
         if request.json_schema:
             payload["response_format"] = {
                 "type": "json_schema",
@@ -299,7 +372,7 @@ class OpenAIEngine(hf_tokenizer.HFTokenizerEngine):
 
     def _generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
         started = time.perf_counter()
-        answers = self.stream_answers([self._payload(r, top_logprobs) for r in requests])
+        answers = self.stream_answers([self._payload(r, top_logprobs) for r in requests], self.endpoint.concurrency)
         elapsed = time.perf_counter() - started
         return [self._generation(r, a, top_logprobs, elapsed) for r, a in zip(requests, answers)]
 
@@ -312,7 +385,9 @@ class OpenAIEngine(hf_tokenizer.HFTokenizerEngine):
 
     def _generation(self, request: GenerationRequest, answer: StreamedAnswer, top_k: int, elapsed: float) -> Generation:
         steps: list[TokenLogprobs] = []
-        for entry in answer.logprobs:
+        # Rendered native tool calls are not the tokens the model sampled: their ids are the
+        # rendered text's, with no log-probs.
+        for entry in () if answer.tool_calls else answer.logprobs:
             token = self._token_id(entry.get("token", ""))
             if token is None:
                 steps = []  # pieces that are not single tokens: ids cannot be trusted
@@ -322,13 +397,13 @@ class OpenAIEngine(hf_tokenizer.HFTokenizerEngine):
         if steps:
             ids = [s.token_id for s in steps]
         else:
-            ids = self.tokenize(answer.text)
-        finish: FinishReason = "stop" if answer.finish_reason in ("stop", "tool_calls") else "length"
+            ids = self.tokenize(answer.answer_text)
+        finish: FinishReason = "stop" if answer.finish_reason in ("stop", "tool_calls", "function_call") else "length"
         eos = self.tokenizer.eos_token_id
         if finish == "stop" and eos is not None and (not ids or ids[-1] != eos):
             ids.append(eos)  # as local engines report it: the stop token ends the answer
         return Generation(
-            text=answer.text,
+            text=answer.answer_text,
             token_ids=tuple(ids),
             logprobs=tuple(steps),
             finish_reason=finish,

@@ -11,7 +11,7 @@ from pytest_quantgate.config import ConfigError
 from pytest_quantgate.gates.tool_call.thresholds import ToolCallThresholds
 from pytest_quantgate.gates.tool_call import decision as tool_call
 from pytest_quantgate.gates.tool_call import formats as tool_format
-from pytest_quantgate.gates.tool_call.cases import TOOL_CALLS, ExpectedCall, ToolCase
+from pytest_quantgate.gates.tool_call.cases import TOOL_CALLS, ExpectedCall, ItemsPattern, ObjectPattern, ToolCase
 from pytest_quantgate.gates.tool_call.formats import ToolCall, parse_calls
 from tests.helpers import gen
 
@@ -163,3 +163,225 @@ def test_case_file_errors_are_clear(tmp_path) -> None:
     bad.write_text(json.dumps({"tools": {"get_weather": WEATHER}, "cases": [{"id": "a", "prompt": "p", "tools": ["get_weather"], "expect": [{"name": "area"}]}]}))
     with pytest.raises(ConfigError, match="expects area, which it does not offer"):
         TOOL_CALLS.load([bad])
+
+
+PLAY = {
+    "type": "function",
+    "function": {
+        "name": "play",
+        "parameters": {
+            "type": "object",
+            "properties": {"artist": {"type": "string"}, "shuffle": {"type": "boolean"}, "volume": {"type": "integer", "maximum": 10}},
+            "required": ["artist"],
+        },
+    },
+}
+
+
+def calls(*made: tuple[str, dict]) -> str:
+    return answer(*({"name": n, "arguments": a} for n, a in made))
+
+
+def test_parallel_calls_are_matched_in_any_order_as_a_best_assignment() -> None:
+    case = ToolCase("p", "Play Taylor Swift and Maroon 5", (PLAY,), (ExpectedCall("play", {"artist": "Taylor Swift"}), ExpectedCall("play", {"artist": "Maroon 5"})))
+    assert tool_call.check_answer(parse_calls(calls(("play", {"artist": "Maroon 5"}), ("play", {"artist": "Taylor Swift"}))), case) == []
+    assert tool_call.check_answer(parse_calls(calls(("play", {"artist": "Maroon 5"}), ("play", {"artist": "Adele"}))), case) == [
+        "argument 'artist' = 'Adele', expected 'Taylor Swift'"
+    ]
+    assert tool_call.check_answer(parse_calls(calls(("play", {"artist": "maroon 5"}))), case) == ["no call to play (called nothing more)"]
+    # Greedy matching (BFCL's) gives the first call to the first expected call and then fails;
+    # the best assignment finds the matching that exists.
+    either = ToolCase("g", "q", (PLAY,), (ExpectedCall("play", {"artist": "A"}, accept={"artist": ("B",)}), ExpectedCall("play", {"artist": "A"})))
+    assert tool_call.check_answer(parse_calls(calls(("play", {"artist": "A"}), ("play", {"artist": "B"}))), either) == []
+
+
+def test_many_parallel_calls_are_assigned_alike_by_search_and_by_scipy() -> None:
+    artists = [f"Artist {i}" for i in range(9)]
+    case = ToolCase("many", "q", (PLAY,), tuple(ExpectedCall("play", {"artist": a}) for a in artists))
+    assert tool_call.check_answer(parse_calls(calls(*(("play", {"artist": a}) for a in reversed(artists)))), case) == []
+    one_off = [("play", {"artist": a}) for a in reversed(artists[1:])] + [("play", {"artist": "Artist 0", "volume": 3})]
+    assert tool_call.check_answer(parse_calls(calls(*one_off)), case) == ["extra argument 'volume' = 3"]
+    table = [[abs(i - j) + (i == 2) for j in range(5)] for i in range(4)]
+    few = tool_call.best_pairs(4, 5, lambda i, j: table[i][j])
+    many = tool_call.best_pairs(8, 9, lambda i, j: abs(i - j) + (i == 2))
+    assert few == [(0, 0), (1, 1), (2, 2), (3, 3)] and many == [(i, i) for i in range(8)]
+    assert tool_call.best_pairs(3, 2, lambda i, j: 0 if i == j + 1 else 1) == [(1, 0), (2, 1)]
+
+
+def test_difference_from_baseline_is_order_free() -> None:
+    base = parse_calls(calls(("play", {"artist": "A"}), ("play", {"artist": "B"})))
+    assert tool_call.difference_from_baseline(base, parse_calls(calls(("play", {"artist": "b"}), ("play", {"artist": "A"})))) is None
+    assert tool_call.difference_from_baseline(base, parse_calls(calls(("play", {"artist": "C"}), ("play", {"artist": "A"})))) == "play: value of ['artist']"
+    assert tool_call.difference_from_baseline(base, parse_calls(calls(("play", {"artist": "A"})))) == "name: ['play', 'play'] -> ['play']"
+    assert tool_call.difference_from_baseline(
+        base, parse_calls(calls(("play", {"artist": "B", "shuffle": True}), ("play", {"artist": "A"})))
+    ) == "play: extra argument(s) ['shuffle']"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected", "bfcl", "loose"),
+    [
+        ("new york", "New York", True, True),
+        ("April 1,2024", "april 1 2024", True, True),  # BFCL drops spaces and , . / - _ * ^
+        ("new_york-city", "NewYork.City", True, True),
+        ("'quoted'", '"quoted"', True, True),  # BFCL reads ' as "
+        ("Luigis", "Luigi's", False, True),  # only the loose rule drops quotes
+        ("Hello!", "hello", False, True),  # and ! ? ; : ( )
+        ("(555)", "555", False, True),
+        ("Paris", "Pariss", False, False),
+    ],
+)
+def test_strings_compare_as_bfcl_by_default_and_loosely_on_request(given: str, expected: str, bfcl: bool, loose: bool) -> None:
+    assert tool_call.same_value(given, expected) is bfcl
+    assert tool_call.same_value(given, expected, "loose") is loose
+    assert tool_call.normalize_string("April 1, 2024") == "april12024"
+    case = ToolCase("s", "q", (PLAY,), (ExpectedCall("play", {"artist": expected}),))
+    right, wrong = gen(calls(("play", {"artist": given}))), gen(calls(("play", {"artist": "nobody"})))
+    for rule, same in (("bfcl", bfcl), ("loose", loose)):
+        verdict = tool_call.evaluate([case] * 4, [right] * 4, [wrong] * 4, ToolCallThresholds(string_match=rule, decision="every_case"))
+        assert verdict.metrics["flips_pass_to_fail"] == (4 if same else 0), rule
+
+
+def test_numbers_booleans_and_nested_values_compare_by_kind() -> None:
+    assert tool_call.same_value(3, 3.0) and tool_call.same_value([1, "A b"], [1.0, "ab"])
+    assert not tool_call.same_value(True, 1) and not tool_call.same_value(1, True) and not tool_call.same_value([True], [1])
+    assert tool_call.same_value({"k": "X-Y"}, {"k": "xy"}) and not tool_call.same_value({"k": 1}, {"k": 1, "j": 2})
+    assert not tool_call.same_value("1", 1) and tool_call.same_value(None, None)
+
+
+ADDRESS = {
+    "type": "function",
+    "function": {
+        "name": "ship",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string"},
+                "currency": {"type": "string", "enum": ["USD", "EUR"]},
+                "note": {"type": "string"},
+                "address": {"type": "object", "properties": {"street": {"type": "string"}, "zip": {"type": "string"}}},
+                "items": {"type": "array", "items": {"type": "object", "properties": {"sku": {"type": "string"}, "qty": {"type": "integer"}}}},
+            },
+            "required": ["city"],
+        },
+    },
+}
+RICH_FILE = {
+    "tools": {"ship": ADDRESS},
+    "cases": [
+        {
+            "id": "ship-1",
+            "prompt": "Ship two A1 and one B2 to 1 Main St, New York",
+            "tools": ["ship"],
+            "expect": [
+                {
+                    "name": "ship",
+                    "arguments": {"city": "New York"},
+                    "accept": {
+                        "city": ["NYC"],
+                        "currency": ["USD"],
+                        "address": [{"$object": {"street": ["1 Main St", "1 Main Street"], "zip": ["10001"]}, "$optional": ["zip"]}],
+                        "items": [{"$items": [[{"$object": {"sku": ["A1"], "qty": [2]}}], [{"$object": {"sku": ["B2"], "qty": [1]}, "$optional": ["qty"]}]]}],
+                    },
+                    "optional": ["currency", "note"],
+                }
+            ],
+        }
+    ],
+}
+ITEMS = [{"sku": "A1", "qty": 2}, {"sku": "B2"}]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        ({"city": "NYC", "address": {"street": "1 Main Street"}, "items": ITEMS}, None),  # alternatives, an optional key left out
+        ({"city": "New York", "address": {"street": "1 main st", "zip": "10001"}, "items": ITEMS, "currency": "USD"}, None),
+        # 'usd' is 'USD' to BFCL's normalisation, but not one of the schema's enum: we enforce it
+        ({"city": "NYC", "address": {"street": "1 Main St"}, "items": ITEMS, "currency": "usd"}, "schema: $.currency: 'usd' is not one of"),
+        ({"city": "New York", "address": {"street": "1 Main St"}, "items": ITEMS, "note": "anything"}, None),  # optional, no values
+        ({"city": "Boston", "address": {"street": "1 Main St"}, "items": ITEMS}, "argument 'city' = 'Boston', expected one of ['New York', 'NYC']"),
+        ({"city": "NYC", "address": {"street": "1 Main St"}, "items": ITEMS, "currency": "EUR"}, "argument 'currency' = 'EUR', expected 'USD'"),
+        ({"city": "NYC", "address": {"street": "2 Main St"}, "items": ITEMS}, "argument 'address' = "),
+        ({"city": "NYC", "address": {"street": "1 Main St", "floor": "2"}, "items": ITEMS}, "argument 'address' = "),  # a key not asked for
+        ({"city": "NYC", "address": {"zip": "10001"}, "items": ITEMS}, "argument 'address' = "),  # a key that must be there
+        ({"city": "NYC", "address": {"street": "1 Main St"}, "items": ITEMS[::-1]}, "argument 'items' = "),  # items in order
+        ({"city": "NYC", "address": {"street": "1 Main St"}, "items": ITEMS[:1]}, "argument 'items' = "),
+        ({"city": "NYC", "items": ITEMS}, "missing argument 'address'"),
+    ],
+)
+def test_acceptable_values_optional_arguments_and_patterns(tmp_path, arguments, problem) -> None:
+    path = tmp_path / "ship.json"
+    path.write_text(json.dumps(RICH_FILE))
+    (case,) = TOOL_CALLS.load([path])
+    problems = tool_call.check_answer(parse_calls(calls(("ship", arguments))), case)
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problems[0].startswith(problem), problems
+
+
+def test_the_file_form_reads_back_and_old_files_mean_what_they_meant(tmp_path) -> None:
+    path = tmp_path / "ship.json"
+    path.write_text(json.dumps(RICH_FILE))
+    (case,) = TOOL_CALLS.load([path])
+    (call,) = case.expect
+    assert call.to_json() == RICH_FILE["cases"][0]["expect"][0]  # type: ignore[index]
+    assert call.acceptable("city") == ("New York", "NYC") and call.acceptable("note") is None
+    assert call.needed == ("city", "address", "items")
+    assert isinstance(call.accept["address"][0], ObjectPattern) and isinstance(call.accept["items"][0], ItemsPattern)
+    email = next(c for c in TOOL_CALLS.builtin_cases() if c.id == "email-ann").expect[0]
+    assert email == ExpectedCall("send_email", {"to": "ann@example.com", "subject": "Lunch"}, ("body",))
+    assert email.acceptable("body") is None and email.acceptable("to") == ("ann@example.com",)
+
+
+def _file(tmp_path, expect: dict, tool: dict = ADDRESS) -> object:
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps({"tools": {"t": tool}, "cases": [{"id": "bad-case", "prompt": "p", "tools": ["t"], "expect": [expect]}]}))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("expect", "message"),
+    [
+        ({"name": "ship", "arguments": {"city": "X", "currency": "GBP"}}, r"case bad-case: expect\[0\] \(ship\) arguments\.currency: 'GBP' is not one of \['USD', 'EUR'\]"),
+        ({"name": "ship", "arguments": {"city": "X", "colour": "red"}}, r"arguments\.colour: 'colour' is not an argument of ship \(it declares city, currency"),
+        ({"name": "ship", "arguments": {"city": "X"}, "optional": ["speed"]}, r"optional\.speed: 'speed' is not an argument of ship"),
+        ({"name": "ship", "arguments": {"city": "X"}, "accept": {"currency": ["USD", "CHF"]}}, r"accept\.currency\[1\]: 'CHF' is not one of"),
+        ({"name": "ship", "arguments": {"city": "X"}, "optional": ["city"]}, r"optional\.city \(left out\): 'city' is a required property"),
+        ({"name": "ship", "arguments": {"currency": "USD"}}, r"arguments: 'city' is a required property"),
+        ({"name": "ship", "arguments": {"city": 7}}, r"arguments\.city: 7 is not of type 'string'"),
+        (
+            {"name": "ship", "arguments": {"city": "X"}, "accept": {"items": [{"$items": [[{"$object": {"qty": ["two"]}}]]}]}},
+            r"arguments\.items\[0\]\.qty: 'two' is not of type 'integer'",
+        ),
+    ],
+)
+def test_case_files_are_checked_against_their_tools_when_read(tmp_path, expect, message) -> None:
+    path = _file(tmp_path, expect)
+    with pytest.raises(ConfigError, match=message) as caught:
+        TOOL_CALLS.load([path])
+    assert str(path) in str(caught.value) and "no answer could match" in str(caught.value)
+
+
+def test_case_file_patterns_and_tool_schemas_are_checked_in_shape(tmp_path) -> None:
+    with pytest.raises(ConfigError, match=r"cases/0/expect/0/accept/city/0"):
+        TOOL_CALLS.load([_file(tmp_path, {"name": "ship", "arguments": {"city": "X"}, "accept": {"city": [{"$object": {"a": "b"}}]}})])
+    with pytest.raises(ConfigError, match=r"cases/0/expect/0/accept/city"):
+        TOOL_CALLS.load([_file(tmp_path, {"name": "ship", "arguments": {"city": "X"}, "accept": {"city": []}})])
+    broken = {"type": "function", "function": {"name": "ship", "parameters": {"type": "object", "properties": {"city": {"type": "text"}}}}}
+    with pytest.raises(ConfigError, match=r"the parameters of ship are not a valid JSON Schema"):
+        TOOL_CALLS.load([_file(tmp_path, {"name": "ship", "arguments": {"city": "X"}}, broken)])
+
+
+def test_settings_schema_names_the_bfcl_categories() -> None:
+    import jsonschema
+
+    from pytest_quantgate.config.schema import schema_of
+
+    schema = schema_of(ToolCallThresholds)
+    jsonschema.validate({"bfcl": ["simple_python", "live_simple"], "bfcl_sample": 5, "bfcl_seed": 3, "string_match": "loose"}, schema)
+    for bad in ({"bfcl": ["simple_java"]}, {"string_match": "exact"}, {"bfcl_sample": -1}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)
+    assert ToolCallThresholds().bfcl == () and ToolCallThresholds().string_match == "bfcl"

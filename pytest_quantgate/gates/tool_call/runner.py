@@ -2,17 +2,28 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from ..common.cases import check_unique
 from ..context import GateContext
 from ..verdict import GateVerdict
-from . import decision, formats
+from . import bfcl, decision, formats
 from .cases import TOOL_CALLS, ToolCase
 from .thresholds import ToolCallThresholds
+
+
+def collect(context: GateContext, limits: ToolCallThresholds, given: Sequence[ToolCase] | None) -> list[ToolCase]:
+    """`given`, else the built-in set and case files, plus BFCL's categories (`bfcl`) if any."""
+    if given is not None or not limits.bfcl:
+        return context.cases(TOOL_CALLS, limits, given)
+    own = context.cases(TOOL_CALLS, limits) if limits.builtin_cases or limits.cases else []
+    chosen = own + bfcl.cases(limits.bfcl, limits.bfcl_sample, limits.bfcl_seed, limits.max_new_tokens)
+    check_unique(chosen, f"tool_call cases (built-in + {', '.join(limits.cases) or 'no files'} + BFCL {', '.join(limits.bfcl)})")
+    return chosen
 
 
 def run(context: GateContext, cases: Sequence[ToolCase] | None = None, thresholds: ToolCallThresholds | None = None) -> GateVerdict:
     """Tool calls against the expected calls and the baseline's, per case."""
     limits: ToolCallThresholds = context.settings("tool_call", thresholds, cases)
-    chosen = context.cases(TOOL_CALLS, limits, cases)
+    chosen = collect(context, limits, cases)
     prompt_format = formats.resolve_format(limits.prompt_format, context.candidate_engine().tokenizer_facts().chat_template)
     requests = [formats.request(c, prompt_format, limits.max_new_tokens) for c in chosen]
     baseline, candidate = context.answers([c.id for c in chosen], requests, top_k=1)

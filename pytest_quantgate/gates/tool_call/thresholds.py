@@ -5,6 +5,21 @@ from dataclasses import dataclass
 from ...config.schema import setting
 from ..common.thresholds import CaseGateThresholds, max_new_tokens
 
+# BFCL's single-turn categories whose cases the gate can take (bfcl.py): the Python AST
+# categories with expected calls, and those where no call is due.
+BFCL_CATEGORIES = (
+    "simple_python",
+    "multiple",
+    "parallel",
+    "parallel_multiple",
+    "irrelevance",
+    "live_simple",
+    "live_multiple",
+    "live_parallel",
+    "live_parallel_multiple",
+    "live_irrelevance",
+)
+
 
 @dataclass(frozen=True)
 class ToolCallThresholds(CaseGateThresholds):
@@ -12,3 +27,12 @@ class ToolCallThresholds(CaseGateThresholds):
     # How tools reach the model: its chat template when that renders `tools` ("template"),
     # else SmolLM2's published tool-calling system prompt ("smollm2"); "auto" picks.
     prompt_format: str = setting("auto", enum=["auto", "template", "smollm2"])
+    # How strings are compared: "bfcl" is exactly BFCL's standardize_string (spaces and
+    # , . / - _ * ^ dropped, lower-case, ' read as "); "loose" also drops \ ' " ! ? ; : ( ).
+    string_match: str = setting("bfcl", enum=["bfcl", "loose"])
+    # BFCL's own cases (the bfcl-eval package's data, installed with `pip install --no-deps
+    # bfcl-eval`) added to the gate's: these categories, at most `bfcl_sample` cases of each
+    # (0: all), drawn with `bfcl_seed`. Off by default.
+    bfcl: tuple[str, ...] = setting((), type="array", items={"enum": list(BFCL_CATEGORIES)}, uniqueItems=True)
+    bfcl_sample: int = setting(0, type="integer", minimum=0)
+    bfcl_seed: int = setting(0, type="integer")
