@@ -268,8 +268,8 @@ def difference_from_baseline(baseline: ParsedCalls, candidate: ParsedCalls, stri
     return None
 
 
-def compare_case(case: ToolCase, baseline: Generation, candidate: Generation, strings: str = "bfcl") -> Any:
-    parsed_b, parsed_c = parse_calls(baseline.text), parse_calls(candidate.text)
+def compare_case(case: ToolCase, baseline: Generation, candidate: Generation, strings: str = "bfcl", style: str = "hermes") -> Any:
+    parsed_b, parsed_c = parse_calls(baseline.text, style), parse_calls(candidate.text, style)
     problems_b, problems_c = check_answer(parsed_b, case, strings), check_answer(parsed_c, case, strings)
     details = {
         "expected": [e.to_json() for e in case.expect],
@@ -290,10 +290,12 @@ def evaluate(
     candidate: Sequence[Generation],
     limits: ToolCallThresholds,
     prompt_format: str = "smollm2",
+    style: str = "hermes",
 ) -> GateVerdict:
+    """`style`: the call format answers are parsed in (formats.style_for the candidate)."""
     if not (len(cases) == len(baseline) == len(candidate)):
         raise ValueError("tool_call gate: cases, baseline and candidate results differ in length")
-    outcomes = [compare_case(case, b, c, limits.string_match) for case, b, c in zip(cases, baseline, candidate)]
+    outcomes = [compare_case(case, b, c, limits.string_match, style) for case, b, c in zip(cases, baseline, candidate)]
     kinds: dict[str, int] = {}
     for o in outcomes:
         for problem in o.details["candidate_problems"]:
@@ -301,6 +303,7 @@ def evaluate(
             kinds[kind] = kinds.get(kind, 0) + 1
     metrics = {
         "prompt_format": prompt_format,
+        "call_style": style,
         "same_calls_as_baseline": sum(o.details["difference_from_baseline"] is None for o in outcomes),
         "candidate_unparsable": sum(any(p.startswith("unparsable") for p in o.details["candidate_problems"]) for o in outcomes),
         "baseline_unparsable": sum(any(p.startswith("unparsable") for p in o.details["baseline_problems"]) for o in outcomes),

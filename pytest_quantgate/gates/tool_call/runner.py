@@ -24,7 +24,9 @@ def run(context: GateContext, cases: Sequence[ToolCase] | None = None, threshold
     """Tool calls against the expected calls and the baseline's, per case."""
     limits: ToolCallThresholds = context.settings("tool_call", thresholds, cases)
     chosen = collect(context, limits, cases)
-    prompt_format = formats.resolve_format(limits.prompt_format, context.candidate_engine().tokenizer_facts().chat_template)
+    template = context.candidate_engine().tokenizer_facts().chat_template
+    prompt_format = formats.resolve_format(limits.prompt_format, template)
+    style = formats.style_for(prompt_format, template)
     requests = [formats.request(c, prompt_format, limits.max_new_tokens) for c in chosen]
     baseline, candidate = context.answers([c.id for c in chosen], requests, top_k=1)
-    return decision.evaluate(chosen, baseline, candidate, limits, prompt_format=prompt_format)
+    return decision.evaluate(chosen, baseline, candidate, limits, prompt_format=prompt_format, style=style)
