@@ -88,7 +88,20 @@ def unsupported_reason(spec: CandidateSpec) -> str | None:
         major, minor = torch.cuda.get_device_capability()
         if (major, minor) < (8, 9):
             return f"FP8 weights need compute capability 8.9 or newer; this GPU has {major}.{minor}"
+    kv_cache = str(spec.runtime.get("kv_cache_dtype", ""))
+    if kv_cache.startswith("fp8") and _on_cpu() and not cpu_has_fp8_kv_kernels():
+        return f"vLLM's FP8 KV cache on CPU needs x86 with AVX-512 or AMX; this CPU has neither (runtime.kv_cache_dtype = {kv_cache!r})"
     return None
+
+
+def cpu_has_fp8_kv_kernels() -> bool:
+    """vLLM's CPU backend has FP8 KV-cache kernels for AVX-512 and AMX only (it fails at
+    start-up elsewhere: 'FP8 KV cache on CPU requires x86 with AVX-512 or AMX')."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return True  # not Linux: let vLLM decide
+    return "avx512f" in flags or "amx_tile" in flags
 
 
 def _token_logprobs(position: Mapping[int, Any], token: int, k: int) -> TokenLogprobs:
