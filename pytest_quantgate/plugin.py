@@ -104,11 +104,11 @@ def pytest_configure(config: pytest.Config) -> None:
     state = QuantgateState()
     config.stash[_STATE] = state
     names = config.getoption("quant_candidate")
-    if names is not None and not names.strip():
-        raise pytest.UsageError("--quant-candidate is empty; give a candidate name, a comma list, or 'all'")
-    if not names:
+    if names is None:
         return
     with usage_outcome():
+        if not names.strip():
+            raise ConfigError("--quant-candidate is empty; give a candidate name, a comma list, or 'all'")
         _activate(config, state, names)
 
 
