@@ -81,8 +81,11 @@ def server_flags(spec: CandidateSpec, require_runtime: bool = True) -> tuple[str
 
         # llama-cpp-python's server settings carry the Llama() argument names.
         return kind, [arg for key, value in llama_options(spec).items() for arg in (f"--{key}", str(value))]
-    from .vllm import server_options
+    from .vllm import server_options, unsupported_reason
 
+    reason = unsupported_reason(spec) if require_runtime else None  # a command for elsewhere: not this machine's call
+    if reason:
+        raise EngineUnavailable(reason)
     return kind, server_options(spec)
 
 
