@@ -125,6 +125,7 @@ endpoint = {{ base_url = "{llama_server.base_url}", model = "smollm2-q8_0", api_
 
 
 def test_endpoint_down_is_a_clear_error(pytester: pytest.Pytester, repo_snapshots: str) -> None:
+    """An endpoint that is down stops the run at start (a usage error), before any gate runs."""
     port = servers.free_port()
     extra = GGUF + f'''
 [candidates.down]
@@ -133,9 +134,13 @@ model = "{DEMO}@gguf-q8_0"
 baseline = "gguf-f32"
 endpoint = {{ base_url = "http://127.0.0.1:{port}/v1" }}
 '''
-    result, report = run(pytester, demo_config(snapshot_dir=repo_snapshots, extra=extra), "down", "golden")
-    assert report["down"]["golden"]["verdict"] == "error"
-    result.stdout.fnmatch_lines([f"*down: endpoint http://127.0.0.1:{port}/v1 is not reachable*start the server or fix candidates.down.endpoint.base_url*"])
+    pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=repo_snapshots, extra=extra))
+    result = pytester.runpytest_inprocess(
+        "--quant-candidate=down", "--quantgate-suite=only", "-m", "golden", "--quantgate-report=r.json", "-p", "no:cacheprovider"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*down: endpoint http://127.0.0.1:{port}/v1 is not reachable*start the server or fix candidates.down.endpoint.base_url*"])
+    assert not (pytester.path / "r.json").exists()
 
 
 def test_re_recording_keeps_every_other_record(pytester: pytest.Pytester, repo_snapshots: str, tmp_path: Path) -> None:
