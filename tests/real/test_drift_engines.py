@@ -14,7 +14,8 @@ pytestmark = pytest.mark.slow
 torch = pytest.importorskip("torch")
 
 import tests.engine_stack  # noqa: E402,F401  (first: one copy of torch/quanto for pytester runs)
-from pytest_quantgate import config, engines
+from pytest_quantgate import engines
+from pytest_quantgate.gates.registry import parse_config
 from pytest_quantgate.gates.common import corpus
 from pytest_quantgate.gates.drift import decision as drift
 
@@ -27,7 +28,7 @@ CANDIDATES = HF_INT4 + HF_KV4
 
 
 def test_topk_kld_agrees_with_the_full_vocabulary_kld() -> None:
-    cfg = config.parse(tomllib.loads(demo_config(extra=CANDIDATES)), Path("quantgate.toml"))
+    cfg = parse_config(tomllib.loads(demo_config(extra=CANDIDATES)), Path("quantgate.toml"))
     cache = Path(os.environ["QUANTGATE_CACHE_DIR"])
     base = engines.load_engine(cfg.candidates["baseline"], cache)
     windows = corpus.make_windows("builtin", base.tokenize(corpus.builtin_corpus().text), 256)[:4]
