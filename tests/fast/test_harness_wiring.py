@@ -55,10 +55,11 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-def run(project: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, reports.Report]:
-    """An in-process run writing r.json; the report comes back read."""
+def run(project: pytest.Pytester, *args: str, subprocess: bool = False) -> tuple[pytest.RunResult, reports.Report]:
+    """A run writing r.json (in-process unless asked); the report comes back read."""
     (project.path / "r.json").unlink(missing_ok=True)
-    result = project.runpytest_inprocess("-p", "no:cacheprovider", "--quantgate-report=r.json", *args)
+    runner = project.runpytest_subprocess if subprocess else project.runpytest_inprocess
+    result = runner("-p", "no:cacheprovider", "--quantgate-report=r.json", *args)
     return result, reports.read(project.path / "r.json")
 
 
@@ -251,8 +252,11 @@ def test_a_stale_record_fails_naming_what_changed_until_it_is_re_recorded(projec
 
 @pytest.mark.skipif(importlib.util.find_spec("xdist") is None, reason="pytest-xdist is not installed")
 def test_xdist_workers_verdicts_reach_the_controllers_report(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYTHONPATH", str(REPO), prepend=os.pathsep)  # the workers import tests.engine_double
-    result, report = run(project, "--quant-candidate=twin,pirate", "--quant-live-baseline", "-m", "compat", "-p", "xdist", "-n", "2")
+    # The workers import tests.engine_double. xdist gives local workers the sys.path its
+    # controller had at start, so the controller runs in a subprocess that reads PYTHONPATH
+    # (in-process, it would inherit the `pytest` script's path, which lacks the repository).
+    monkeypatch.setenv("PYTHONPATH", str(REPO), prepend=os.pathsep)
+    result, report = run(project, "--quant-candidate=twin,pirate", "--quant-live-baseline", "-m", "compat", "-p", "xdist", "-n", "2", subprocess=True)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*2 workers [[]2 items[]]*"])
     assert {key: (e["verdict"], e["baseline_source"]) for key, e in reports.entries(report).items()} == {
