@@ -63,7 +63,7 @@ class ServedModel:
             self.server.stop()
 
 
-def server_flags(spec: CandidateSpec, require_runtime: bool = True) -> tuple[str, list[str]]:
+def server_flags(spec: CandidateSpec, require_runtime: bool = True, model_path: Path | None = None) -> tuple[str, list[str]]:
     """The server kind and the flags that give it the candidate's runtime settings
     (`require_runtime=False`: the command line only, for a machine that will serve it)."""
     if spec.engine == "openai" and spec.server:
@@ -83,7 +83,7 @@ def server_flags(spec: CandidateSpec, require_runtime: bool = True) -> tuple[str
         return kind, [arg for key, value in llama_options(spec).items() for arg in (f"--{key}", str(value))]
     from .vllm import server_options, unsupported_reason
 
-    reason = unsupported_reason(spec) if require_runtime else None  # a command for elsewhere: not this machine's call
+    reason = unsupported_reason(spec, model_path) if require_runtime else None  # a command for elsewhere: not this machine's call
     if reason:
         raise EngineUnavailable(reason)
     return kind, server_options(spec)
@@ -97,7 +97,7 @@ def serve(spec: CandidateSpec, model_path: Path) -> ServedModel:
     if spec.engine == "openai":
         if spec.endpoint is not None:
             return ServedModel(spec.name, spec.endpoint, spec.endpoint.model or spec.name, headers_for(spec.endpoint), None, model_path)
-    kind, flags = server_flags(spec)
+    kind, flags = server_flags(spec, model_path=model_path)
     try:
         server = servers.launch(kind, model_path, spec.name, spec.dtype, flags, env=SERVER_ENV)
     except servers.ServerError as exc:

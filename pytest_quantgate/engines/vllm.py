@@ -75,8 +75,9 @@ def server_options(spec: CandidateSpec) -> list[str]:
     return flags
 
 
-def unsupported_reason(spec: CandidateSpec) -> str | None:
-    """Why this machine cannot run the candidate's method, before vLLM is started."""
+def unsupported_reason(spec: CandidateSpec, model_dir: Path | None = None) -> str | None:
+    """Why this machine cannot run the candidate's method, before vLLM is started (the
+    checkpoint's own quantization is read from `model_dir` when given)."""
     method = str(spec.runtime.get("quantization", ""))
     if method.startswith("fp8") or method == "fbgemm_fp8":
         if _on_cpu():
@@ -87,19 +88,45 @@ def unsupported_reason(spec: CandidateSpec) -> str | None:
         if (major, minor) < (8, 9):
             return f"FP8 weights need compute capability 8.9 or newer; this GPU has {major}.{minor}"
     kv_cache = str(spec.runtime.get("kv_cache_dtype", ""))
-    if kv_cache.startswith("fp8") and _on_cpu() and not cpu_has_fp8_kv_kernels():
+    if kv_cache.startswith("fp8") and _on_cpu() and not cpu_has_any("avx512f", "amx_tile"):
         return f"vLLM's FP8 KV cache on CPU needs x86 with AVX-512 or AMX; this CPU has neither (runtime.kv_cache_dtype = {kv_cache!r})"
+    int4 = weight_only_int4(model_dir) if model_dir is not None else None
+    if int4 and _on_cpu() and not cpu_has_any("avx512f"):
+        # vLLM picks its CPU W4A16 kernel, whose op (cpu_gemm_wna16) is compiled for AVX-512
+        # only, and the engine dies at the first forward pass (vLLM issue #55613).
+        return (
+            f"vLLM's CPU kernel for int4 weight-only checkpoints ({int4}) is built for AVX-512 only; "
+            "this CPU has none (vLLM issue #55613): gate it on an AVX-512 CPU or a GPU, "
+            "or an int8 W8A8 artifact here (python -m pytest_quantgate.models.artifacts w8a8-int8)"
+        )
     return None
 
 
-def cpu_has_fp8_kv_kernels() -> bool:
-    """vLLM's CPU backend has FP8 KV-cache kernels for AVX-512 and AMX only (it fails at
-    start-up elsewhere: 'FP8 KV cache on CPU requires x86 with AVX-512 or AMX')."""
+def weight_only_int4(model_dir: Path) -> str | None:
+    """The checkpoint's int4 weight-only scheme (AWQ, GPTQ, compressed-tensors W4A16), or None."""
     try:
-        flags = Path("/proc/cpuinfo").read_text().split()
+        config = json.loads((model_dir / "config.json").read_text("utf-8")).get("quantization_config") or {}
+    except (OSError, ValueError, AttributeError):
+        return None  # not a folder with a readable config: the engine's own checks say so
+    method = str(config.get("quant_method", ""))
+    if method in ("awq", "gptq") and config.get("bits", 4) == 4:
+        return f"{method} int4"
+    if method == "compressed-tensors":
+        for group in (config.get("config_groups") or {}).values():
+            weights = group.get("weights") or {}
+            if weights.get("num_bits") == 4 and weights.get("type") == "int" and not group.get("input_activations"):
+                return "compressed-tensors W4A16"
+    return None
+
+
+def cpu_has_any(*flags: str) -> bool:
+    """Whether this CPU reports one of these /proc/cpuinfo flags (vLLM's CPU wheel builds
+    some kernels for AVX-512 or AMX only)."""
+    try:
+        reported = set(Path("/proc/cpuinfo").read_text().split())
     except OSError:
         return True  # not Linux: let vLLM decide
-    return "avx512f" in flags or "amx_tile" in flags
+    return any(flag in reported for flag in flags)
 
 
 def _token_logprobs(position: Mapping[int, Any], token: int, k: int) -> TokenLogprobs:
@@ -130,6 +157,9 @@ class VLLMEngine(hf_tokenizer.HFTokenizerEngine):
         from vllm import LLM
 
         spec = self.spec
+        reason = unsupported_reason(spec, model_dir)
+        if reason:
+            raise EngineUnavailable(reason)
         options = engine_options(spec)
         options.setdefault("max_logprobs", 64)  # the drift record keeps the top-32 per position
         try:

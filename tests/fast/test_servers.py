@@ -1,5 +1,6 @@
 """Local server lifecycle: command lines, start-up failures, and never leaving a process behind."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -65,6 +66,41 @@ def test_offline_candidates_are_served_with_their_runtime_flags() -> None:
     assert options[options.index("--max-num-seqs") + 1] == "4"
     with pytest.raises(EngineUnavailable, match="hf engine has no serving runtime"):
         serving.server_flags(CandidateSpec("b", "hf", "/m"))
+
+
+W4A16 = {"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": {"num_bits": 4, "type": "int"}, "input_activations": None}}}
+W8A8 = {"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": {"num_bits": 8, "type": "int"}, "input_activations": {"num_bits": 8}}}}
+
+
+@pytest.mark.parametrize(
+    ("quantization", "scheme"),
+    [(W4A16, "compressed-tensors W4A16"), ({"quant_method": "awq", "bits": 4}, "awq int4"), (W8A8, None), (None, None)],
+)
+def test_int4_weight_only_checkpoints_are_refused_on_a_cpu_without_their_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quantization: dict | None, scheme: str | None
+) -> None:
+    """vLLM's CPU W4A16 op exists for AVX-512 only; elsewhere its engine dies at the first
+    forward pass (vLLM issue #55613). The checkpoint says what it is, before vLLM starts."""
+    from pytest_quantgate.config import CandidateSpec
+    from pytest_quantgate.engines import serving, vllm
+    from pytest_quantgate.engines.base import EngineUnavailable
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", **({"quantization_config": quantization} if quantization else {})}))
+    spec = CandidateSpec("q", "vllm", str(tmp_path))
+    assert vllm.weight_only_int4(tmp_path) == scheme
+    monkeypatch.setattr(vllm, "_on_cpu", lambda: True)
+    monkeypatch.setattr(vllm, "cpu_has_any", lambda *flags: False)
+    reason = vllm.unsupported_reason(spec, tmp_path)
+    assert (reason is not None) == (scheme is not None)
+    if scheme:
+        assert scheme in reason and "AVX-512" in reason and "w8a8-int8" in reason
+        monkeypatch.setattr(serving.importlib.util, "find_spec", lambda name: object())
+        with pytest.raises(EngineUnavailable, match="AVX-512"):
+            serving.server_flags(spec, model_path=tmp_path)
+        serving.server_flags(spec, require_runtime=False, model_path=tmp_path)  # a manifest's command for another machine
+    monkeypatch.setattr(vllm, "cpu_has_any", lambda *flags: "avx512f" in flags)
+    assert vllm.unsupported_reason(spec, tmp_path) is None
+    assert vllm.weight_only_int4(tmp_path / "missing") is None
 
 
 def test_engine_classes_declare_what_serves_them() -> None:
