@@ -179,6 +179,7 @@ def test_the_gate_runs_bfcl_cases_through_the_harness(pytester: pytest.Pytester,
     pytester.makeconftest(CONFTEST)
     tables = "".join(f'[candidates.{n}]\nengine = "hf"\nmodel = "tiny-model"\n\n' for n in ("base", "twin"))
     settings = '[gates.tool_call]\ndecision = "every_case"\nbuiltin_cases = false\nbfcl = ["simple_python", "irrelevance"]\nbfcl_sample = 4\nbfcl_seed = 1\n'
+    settings += 'prompt_format = "template"\ntool_choice = "auto"\n'
     pytester.makefile(".toml", quantgate=f'baseline = "base"\n\n{tables}{settings}')
     result = pytester.runpytest_inprocess(
         "-p", "no:cacheprovider", "--quantgate-report=r.json", "--quant-candidate=twin", "--quantgate-suite=only", "-m", "tool_call", "--snapshot-update"
@@ -190,4 +191,6 @@ def test_the_gate_runs_bfcl_cases_through_the_harness(pytester: pytest.Pytester,
     assert entry["verdict"] == "pass" and entry["thresholds"]["bfcl"] == ["simple_python", "irrelevance"]
     recorded = json.loads((pytester.path / "golden_snapshots" / "test_tool_call--base.json").read_text())
     assert sorted(recorded["cases"]) == sorted(ids)
+    # tool_choice goes with the tools in every request (and so into what the record depends on).
+    assert {json.dumps(case["request"].get("tool_choice")) for case in recorded["cases"].values()} == {'"auto"'}
     shutil.rmtree(pytester.path / "golden_snapshots")

@@ -35,6 +35,22 @@ def test_recorded_requests_keep_what_shapes_the_answer(tmp_path: Path) -> None:
     assert first.schema == SCHEMA and second.schema is None and second.request.max_new_tokens == 64
 
 
+def test_recorded_tool_requests_keep_their_tool_choice(tmp_path: Path) -> None:
+    tool = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}}
+    named = {"type": "function", "function": {"name": "get_time"}}
+    ask = [{"role": "user", "content": "Time?"}]
+    path = write(tmp_path / "t.jsonl", [
+        {"messages": ask, "tools": [tool], "tool_choice": "required"},
+        {"messages": ask, "tools": [tool], "tool_choice": named},
+        {"messages": ask, "tool_choice": "auto"},  # no tools: the API ignores it, so does the replay
+    ])
+    required, by_name, no_tools = (r.request for r in recorded_traffic.load([path], 64))
+    assert required.tool_choice == "required" and by_name.tool_choice == named and no_tools.tool_choice is None
+    assert required.record_key()["tool_choice"] == "required" and "tool_choice" not in no_tools.record_key()
+    with pytest.raises(ConfigError, match="line 1: tool_choice"):
+        recorded_traffic.load([write(tmp_path / "bad.jsonl", [{"messages": ask, "tools": [tool], "tool_choice": "always"}])], 64)
+
+
 def test_bad_traffic_lines_say_where_and_what(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="line 2: not JSON"):
         recorded_traffic.load([write(tmp_path / "a.jsonl", [{"messages": [{"role": "user", "content": "x"}]}, "{oops"])], 64)

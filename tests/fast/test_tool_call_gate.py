@@ -2,6 +2,7 @@
 BFCL-style checker, on hand-made answers. The proof on real quantized models is in
 test_structured_engines.py."""
 
+import dataclasses
 import json
 
 import pytest
@@ -127,6 +128,20 @@ def test_gate_pairs_cases_and_names_reasons() -> None:
     assert verdict.failed_cases[0].problems[0].startswith("unparsable call: unterminated")
     assert verdict.metrics["candidate_problem_kinds"] == {"unparsable call": 8}
     assert "correct_calls" in verdict.reason
+
+
+def test_accuracy_and_flips_per_category() -> None:
+    right = gen(answer({"name": "get_weather", "arguments": {"city": "New York"}}))
+    wrong = gen(answer({"name": "get_weather", "arguments": {"city": "Boston"}}))
+    cases = [dataclasses.replace(CASE, id=f"s{i}", category="simple_python") for i in range(4)] + [dataclasses.replace(CASE, id="own")]
+    verdict = tool_call.evaluate(cases, [right, right, right, wrong, right], [right, wrong, wrong, right, right], ToolCallThresholds())
+    assert verdict.metrics["by_category"] == {
+        "own": {"cases": 1, "baseline_correct": 1, "candidate_correct": 1, "lost": 0, "gained": 0, "baseline_accuracy": 1.0, "candidate_accuracy": 1.0},
+        "simple_python": {
+            "cases": 4, "baseline_correct": 3, "candidate_correct": 2, "lost": 2, "gained": 1,
+            "baseline_accuracy": 0.75, "candidate_accuracy": 0.5,
+        },
+    }
 
 
 def test_smollm2_prompt_and_template_detection() -> None:

@@ -31,6 +31,12 @@ REQUEST_SCHEMA = {
         "max_tokens": {"type": "integer", "minimum": 1},
         "max_completion_tokens": {"type": "integer", "minimum": 1},
         "tools": {"type": "array", "items": {"type": "object"}},
+        "tool_choice": {
+            "anyOf": [
+                {"enum": ["auto", "none", "required"]},
+                {"type": "object", "required": ["type", "function"], "properties": {"function": {"type": "object", "required": ["name"]}}},
+            ]
+        },
         "response_format": {"type": "object"},
     },
 }
@@ -56,6 +62,7 @@ def _request(body: Mapping[str, Any], max_new_tokens: int) -> GenerationRequest:
         max_new_tokens=body.get("max_completion_tokens") or body.get("max_tokens") or max_new_tokens,
         tools=tuple(body.get("tools", ())),
         json_schema=schema,
+        tool_choice=body.get("tool_choice") if body.get("tools") else None,  # the API ignores it without tools
     )
 
 

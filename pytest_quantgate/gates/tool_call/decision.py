@@ -308,5 +308,24 @@ def evaluate(
         "candidate_unparsable": sum(any(p.startswith("unparsable") for p in o.details["candidate_problems"]) for o in outcomes),
         "baseline_unparsable": sum(any(p.startswith("unparsable") for p in o.details["baseline_problems"]) for o in outcomes),
         "candidate_problem_kinds": kinds,
+        "by_category": by_category(cases, outcomes),
     }
     return paired.verdict(GATE, "correct_calls", outcomes, limits, metrics)
+
+
+def by_category(cases: Sequence[ToolCase], outcomes: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    """Accuracy of both models and the flips per case category (BFCL's, or "own" for the
+    built-in and file cases): where a candidate loses calls is as telling as how many."""
+    table: dict[str, dict[str, Any]] = {}
+    for case, outcome in zip(cases, outcomes):
+        row = table.setdefault(case.category or "own", {"cases": 0, "baseline_correct": 0, "candidate_correct": 0, "lost": 0, "gained": 0})
+        base_ok, cand_ok = not outcome.details["baseline_problems"], not outcome.details["candidate_problems"]
+        row["cases"] += 1
+        row["baseline_correct"] += base_ok
+        row["candidate_correct"] += cand_ok
+        row["lost"] += base_ok and not cand_ok
+        row["gained"] += cand_ok and not base_ok
+    for row in table.values():
+        row["baseline_accuracy"] = round(row["baseline_correct"] / row["cases"], 4)
+        row["candidate_accuracy"] = round(row["candidate_correct"] / row["cases"], 4)
+    return dict(sorted(table.items()))

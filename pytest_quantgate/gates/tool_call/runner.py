@@ -27,6 +27,6 @@ def run(context: GateContext, cases: Sequence[ToolCase] | None = None, threshold
     template = context.candidate_engine().tokenizer_facts().chat_template
     prompt_format = formats.resolve_format(limits.prompt_format, template)
     style = formats.style_for(prompt_format, template)
-    requests = [formats.request(c, prompt_format, limits.max_new_tokens) for c in chosen]
+    requests = [formats.request(c, prompt_format, limits.max_new_tokens, limits.tool_choice or None) for c in chosen]
     baseline, candidate = context.answers([c.id for c in chosen], requests, top_k=1)
     return decision.evaluate(chosen, baseline, candidate, limits, prompt_format=prompt_format, style=style)

@@ -36,3 +36,8 @@ class ToolCallThresholds(CaseGateThresholds):
     bfcl: tuple[str, ...] = setting((), type="array", items={"enum": list(BFCL_CATEGORIES)}, uniqueItems=True)
     bfcl_sample: int = setting(0, type="integer", minimum=0)
     bfcl_seed: int = setting(0, type="integer")
+    # OpenAI's tool_choice sent with each case to a served model ("auto", "required", "none"),
+    # with the tools in the request (prompt_format "template"); "" sends none. A vLLM server
+    # answers native tool_calls only when started with --enable-auto-tool-choice and a
+    # --tool-call-parser. Engines that run the model in-process ignore it.
+    tool_choice: str = setting("", enum=["", "auto", "required", "none"])
