@@ -7,6 +7,9 @@ target (the baseline's artifact and flags), so a serving config can be restored 
 
     python -m pytest_quantgate.release.manifest reports/demo-awq-int4-manifest.json              # serve it
     python -m pytest_quantgate.release.manifest reports/demo-awq-int4-manifest.json --rollback   # serve the baseline
+
+A candidate whose verdict is not PASS gets no serving command unless --not-passed is given
+(exit status 3, and a warning when printed anyway).
 """
 
 from __future__ import annotations
@@ -162,6 +165,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rollback", action="store_true", help="the baseline it was compared with (the rollback target)")
     parser.add_argument("--port", type=int, default=SERVE_PORT)
     parser.add_argument("--json", action="store_true", help="the whole serving section as JSON")
+    parser.add_argument(
+        "--not-passed", action="store_true",
+        help="print the candidate's command although its gates did not pass (said on stderr); the rollback needs no flag",
+    )
     args = parser.parse_args(argv)
     try:
         data = read(args.manifest)
@@ -169,6 +176,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     side = data["rollback" if args.rollback else "candidate"]
+    if not args.rollback and data.get("verdict") != "pass":
+        failed = ", ".join(f"{g['gate']} {g['verdict'].upper()}" for g in data.get("gates", []) if g.get("verdict") != "pass")
+        said = f"{side['name']} did not pass its gates (verdict {str(data.get('verdict')).upper()}: {failed or 'no gate passed'})"
+        if not args.not_passed:
+            print(f"error: {said}; serve the rollback target (--rollback), or pass --not-passed to print it anyway", file=sys.stderr)
+            return 3
+        print(f"warning: {said}; printed because --not-passed was given", file=sys.stderr)
     serve = dict(side["serve"])
     if serve.get("argv"):
         argv = list(serve["argv"])

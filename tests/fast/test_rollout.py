@@ -97,8 +97,13 @@ def test_manifest_identifies_both_artifacts_and_prints_serving_and_rollback_comm
     assert data["rollback"]["name"] == "fp32" and data["environment"]["packages"]["vllm"] == "0.32.0"
     assert data["candidate"]["spec"]["runtime"] == {"kv_cache_dtype": "fp8", "max_num_seqs": 8}
 
-    assert manifest.main([str(paths["awq"]), "--port", "9001"]) == 0
-    argv = shlex.split(capsys.readouterr().out)
+    # The candidate FAILED golden (latency passed): no serving command unless asked, and then a warning.
+    assert manifest.main([str(paths["awq"])]) == 3
+    assert "awq did not pass its gates (verdict FAIL: golden FAIL)" in capsys.readouterr().err
+    assert manifest.main([str(paths["awq"]), "--port", "9001", "--not-passed"]) == 0
+    printed = capsys.readouterr()
+    assert "warning: awq did not pass" in printed.err and "--not-passed was given" in printed.err
+    argv = shlex.split(printed.out)
     assert argv[:3] == ["python", "-m", "vllm.entrypoints.openai.api_server"]
     assert argv[argv.index("--model") + 1] == str(tmp_path / "awq") and argv[argv.index("--dtype") + 1] == "bfloat16"
     assert argv[argv.index("--kv-cache-dtype") + 1] == "fp8" and argv[argv.index("--port") + 1] == "9001"
@@ -113,7 +118,7 @@ def test_a_manifest_without_a_serving_runtime_or_a_bad_file_says_why(tmp_path: P
     hf = CandidateSpec("int8", "hf", str(fake_checkpoint(tmp_path / "m")))
     paths = manifest.write_all({"candidates": [{**report()["candidates"][0], "name": "int8"}], "environment": {}},
                                {"int8": hf}, {"int8": hf}, tmp_path, tmp_path / "r.json")
-    assert manifest.main([str(paths["int8"])]) == 1
+    assert manifest.main([str(paths["int8"]), "--not-passed"]) == 1
     assert "hf engine has no serving runtime" in capsys.readouterr().err
     (tmp_path / "junk.json").write_text("{")
     assert manifest.main([str(tmp_path / "junk.json")]) == 2
