@@ -119,3 +119,32 @@ def test_every_case_decision_for_a_few_regression_cases() -> None:
     assert evaluate(base, base, strict, filler=0).verdict == "pass"
     verdict = evaluate(base, lost, strict, filler=40)
     assert verdict.verdict == "fail" and "no case may be lost" in verdict.reason
+
+
+def test_must_hold_cases_from_a_file_decide_case_by_case(tmp_path) -> None:
+    """Five regression cases in a file marked must_hold: all kept is a PASS (the paired rule
+    alone would say UNDERPOWERED), one lost is a FAIL naming it; beside the built-in cases, a
+    lost must-hold case fails the gate although the paired rule passes the rest."""
+    import json
+
+    from pytest_quantgate.gates.golden.cases import GOLDEN
+
+    cases = [{"id": f"quillo-{i}", "prompt": f"Q{i}", "expect": {"kind": "contains", "value": "unlimited"}} for i in range(5)]
+    (tmp_path / "all.json").write_text(json.dumps({"must_hold": True, "cases": cases}))
+    (tmp_path / "one.json").write_text(json.dumps({"cases": [{**cases[0], "must_hold": True}, *cases[1:]]}))
+    whole, marked = GOLDEN.load([tmp_path / "all.json"]), GOLDEN.load([tmp_path / "one.json"])
+    assert [c.must_hold for c in whole] == [True] * 5 and [c.must_hold for c in marked] == [True, False, False, False, False]
+
+    kept, dropped = gen("Syncs unlimited devices.", [1, 2, 3]), gen("Syncs 2 devices.", [1, 2, 3])
+    limits = GoldenThresholds(diverge_outside_top_k_before=0)
+    assert golden.evaluate(whole, [kept] * 5, [kept] * 5, limits).verdict == "pass"
+    assert golden.evaluate(marked, [kept] * 5, [kept] * 5, limits).verdict == "underpowered"  # the paired rule on 5 cases
+    lost = golden.evaluate(whole, [kept] * 5, [kept] * 4 + [dropped], limits)
+    assert lost.verdict == "fail" and "must-hold cases: 1 of 5 lost (quillo-4)" in lost.reason
+    assert lost.metrics["must_hold_lost"] == ["quillo-4"]
+
+    filler = [GoldenCase(id=f"f{i}", prompt="p", expect=Expectation("contains", "ok")) for i in range(60)]
+    ok = gen("ok", [5])
+    mixed = golden.evaluate(marked + filler, [kept] * 5 + [ok] * 60, [dropped] + [kept] * 4 + [ok] * 60, limits)
+    assert mixed.metrics["expectations"]["decision"] == "pass"  # the paired rule alone would pass it
+    assert mixed.verdict == "fail" and "(quillo-0)" in mixed.reason

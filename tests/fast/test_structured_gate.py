@@ -81,3 +81,18 @@ def test_bad_schema_in_a_case_file_is_a_clear_error(tmp_path) -> None:
     bad.write_text(json.dumps({"cases": [{"id": "a", "prompt": "p", "schema": {"type": "objekt"}}]}))
     with pytest.raises(ConfigError, match=r"cases/0/schema: 'objekt' is not valid"):
         STRUCTURED.load([bad])
+
+
+def test_a_lost_must_hold_case_fails_a_paired_gate_and_all_must_hold_decides_case_by_case() -> None:
+    import dataclasses
+
+    cases = [StructuredCase(f"s{i}", "p", SCHEMA) for i in range(80)]
+    good, bad = gen(GOOD), gen("not json")
+    held = [dataclasses.replace(c, must_hold=True) if c.id == "s0" else c for c in cases]
+    answers = [bad] + [good] * 79
+    assert structured_output.evaluate(cases, [good] * 80, answers, StructuredThresholds()).verdict == "pass"
+    verdict = structured_output.evaluate(held, [good] * 80, answers, StructuredThresholds())
+    assert verdict.verdict == "fail" and "must-hold cases: 1 of 1 lost (s0)" in verdict.reason
+    few = [dataclasses.replace(c, must_hold=True) for c in cases[:5]]
+    assert structured_output.evaluate(few, [good] * 5, [good] * 5, StructuredThresholds()).verdict == "pass"
+    assert structured_output.evaluate(cases[:5], [good] * 5, [good] * 5, StructuredThresholds()).verdict == "underpowered"

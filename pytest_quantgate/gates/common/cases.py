@@ -5,7 +5,7 @@ file says which case and key is wrong. Each gate's own case type lives in its fo
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import (
@@ -33,6 +33,22 @@ COMMON_KEYS = {
 }
 
 
+# A regression case (or, at a file's top level, every case of the file): none that held for
+# the baseline may be lost, whatever the paired rule says about the rest.
+MUST_HOLD = {"type": "boolean"}
+
+
+@dataclass(frozen=True)
+class FileCase:
+    """What every case read from a case file has besides its gate's own keys."""
+
+    must_hold: bool = field(default=False, kw_only=True)
+
+
+def must_hold_ids(cases: Iterable[Any]) -> frozenset[str]:
+    return frozenset(c.id for c in cases if getattr(c, "must_hold", False))
+
+
 def file_schema(
     case_properties: Mapping[str, Any], required: Sequence[str], common: Mapping[str, Any] = COMMON_KEYS, **top: Any
 ) -> dict[str, Any]:
@@ -45,6 +61,7 @@ def file_schema(
         "required": ["cases"],
         "properties": {
             "description": {"type": "string"},
+            "must_hold": MUST_HOLD,
             **top,
             "cases": {
                 "type": "array",
@@ -52,7 +69,7 @@ def file_schema(
                     "type": "object",
                     "additionalProperties": False,
                     "required": ["id", *required],
-                    "properties": {**common, **case_properties},
+                    "properties": {**common, "must_hold": MUST_HOLD, **case_properties},
                 },
             },
         },
@@ -101,7 +118,9 @@ class CaseKind(Generic[Case]):
             raise ConfigError(f"invalid {self.gate} case file {where}:\n  {lines}")
         cases = self.build(data, where)
         check_unique(cases, where)
-        return cases
+        file_default = bool(data.get("must_hold", False))
+        held = {raw["id"] for raw in data["cases"] if raw.get("must_hold", file_default)}
+        return [replace(c, must_hold=True) if c.id in held else c for c in cases]  # type: ignore[type-var]
 
     def collect(self, builtin: bool, files: Sequence[str], root: Path) -> list[Case]:
         """The built-in set (unless switched off) plus the configured files, ids unique."""

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any, Mapping, Sequence
+from typing import AbstractSet, Any, Mapping, Sequence
 
 from ...engines.base import Generation
-from ...stats import PairedOutcomes, combine, decide, paired_summary
+from ...stats import Decision, PairedOutcomes, combine, decide, paired_summary
 from ..verdict import CaseOutcome, GateVerdict
 from . import stops
 
@@ -45,23 +45,28 @@ def verdict(
     limits: Any,
     metrics: Mapping[str, Any] | None = None,
     groups: Mapping[str, Sequence[int]] | None = None,
+    must_hold: AbstractSet[str] = frozenset(),
 ) -> GateVerdict:
     """Decide `what` (e.g. "conforming") with the gate's rule and margin; with `groups`
     (name -> case indices), each group is decided on its own (e.g. harmful and benign
     requests) and the worst decision wins. Stop behaviour is decided the same way and
     reported; it fails the gate only when it fails and the loss is significant (exact
     McNemar, one-sided, at the gate's confidence): a few answers cut at the token cap are
-    not enough to fail a gate on their own."""
+    not enough to fail a gate on their own. Cases in `must_hold` (ids) may lose nothing
+    (`must_hold_rule`)."""
     thresholds = {k: v for k, v in asdict(limits).items() if k != "cases"}
     if not outcomes:
         return GateVerdict(gate, "error", f"no {gate} cases to compare", thresholds=thresholds)
     groups = groups or {what: range(len(outcomes))}
     all_metrics: dict[str, Any] = {"cases": len(outcomes)}
-    decisions, reasons, keys = [], [], []
+    rule, lost, held = must_hold_rule(outcomes, must_hold, limits.decision)
+    decisions: list[Decision] = ["fail" if lost else "pass"] if held else []
+    reasons, keys = ([held] if held else []), []
+    all_metrics.update({"must_hold_lost": lost} if held else {})
     for name, indices in groups.items():
         chosen = [outcomes[i] for i in indices]
         paired = PairedOutcomes.from_pairs([o.details["baseline_ok"] for o in chosen], [o.details["candidate_ok"] for o in chosen])
-        decision = decide(paired, limits.decision, limits.margin, limits.confidence)
+        decision = decide(paired, rule, limits.margin, limits.confidence)
         summary = paired_summary(paired, name, limits.confidence)
         if len(groups) > 1:
             summary = {k if name in k else f"{name}_{k}": v for k, v in summary.items()}
@@ -82,3 +87,16 @@ def verdict(
         f", length-cap hits {stop.metrics['candidate_length_cap_hits']} vs {stop.metrics['baseline_length_cap_hits']}"
     )
     return GateVerdict(gate, result, "; ".join(reasons), all_metrics, thresholds, key, tuple(outcomes))
+
+
+def must_hold_rule(outcomes: Sequence[CaseOutcome], must_hold: AbstractSet[str], rule: str) -> tuple[str, list[str], str]:
+    """The rule for the gate's cases as a whole, the must-hold cases lost, and what to say of
+    them ("" when there are none). A case file's must-hold cases are regression cases: losing
+    one fails the gate whatever the paired rule says of the rest; when every case must hold,
+    the whole gate is decided case by case (five regression cases are never underpowered)."""
+    marked = [o for o in outcomes if o.case_id in must_hold]
+    if not marked:
+        return rule, [], ""
+    lost = [o.case_id for o in marked if not o.passed]
+    said = f"must-hold cases: {len(lost)} of {len(marked)} lost" + (f" ({', '.join(lost)})" if lost else "")
+    return ("every_case" if len(marked) == len(outcomes) else rule), lost, said

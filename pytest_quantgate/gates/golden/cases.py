@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from ...engines.base import GenerationRequest
 from ...errors import ConfigError
-from ..common.cases import CaseKind, common_fields, file_schema
+from ..common.cases import CaseKind, FileCase, common_fields, file_schema
 from ..common.expectations import EXPECT_KINDS, Expectation
 
 GOLDEN_FILE_SCHEMA = file_schema(
@@ -24,7 +24,7 @@ GOLDEN_FILE_SCHEMA = file_schema(
 
 
 @dataclass(frozen=True)
-class GoldenCase:
+class GoldenCase(FileCase):
     id: str
     prompt: str
     system: str | None = None

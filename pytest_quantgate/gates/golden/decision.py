@@ -14,6 +14,8 @@ from typing import Any, Sequence
 from ...engines.base import Generation
 from ...stats import PairedOutcomes, bootstrap_mean_ci, decide, paired_summary
 from ..common import stops
+from ..common.cases import must_hold_ids
+from ..common.paired import must_hold_rule
 from ..verdict import CaseOutcome, GateVerdict
 from .cases import GoldenCase
 from .thresholds import GoldenThresholds
@@ -99,7 +101,8 @@ def evaluate(
     paired = PairedOutcomes.from_pairs(
         [d["baseline_expectation"] for d in with_expect], [d["candidate_expectation"] for d in with_expect]
     )
-    decision = decide(paired, limits.decision, limits.margin, limits.confidence)
+    rule, lost, held = must_hold_rule(outcomes, must_hold_ids(cases), limits.decision)
+    decision = decide(paired, rule, limits.margin, limits.confidence)
     early = sum(any(p.startswith(("diverged", "stopped")) for p in o.problems) for o in outcomes)
     similarities = [d["similarity"] for d in details]
     metrics = {
@@ -109,6 +112,7 @@ def evaluate(
         "mean_similarity_ci": [round(x, 4) for x in bootstrap_mean_ci(similarities)],
         **paired_summary(paired, "expectation"),
         "expectations": decision.to_dict(),
+        **({"must_hold_lost": lost} if held else {}),
         "early_divergences_outside_top_k": early,
         "length_cap_hits_baseline": sum(d["baseline_finish"] == "length" for d in details),
         "length_cap_hits_candidate": sum(d["candidate_finish"] == "length" for d in details),
@@ -124,6 +128,8 @@ def evaluate(
     low_sim = sum(s < limits.min_similarity for s in similarities)
     if low_sim:
         hard_failures.append(f"{low_sim} case(s) below similarity {limits.min_similarity}")
+    if lost:
+        hard_failures.insert(0, held)
     key = (
         f"exact {metrics['exact_match_rate']:.0%}, expectations "
         f"{paired.candidate_rate:.0%} vs {paired.baseline_rate:.0%}"

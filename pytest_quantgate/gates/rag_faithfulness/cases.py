@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ...engines.base import GenerationRequest
-from ..common.cases import COMMON_KEYS, CaseKind, file_schema
+from ..common.cases import COMMON_KEYS, CaseKind, FileCase, file_schema
 
 RAG_FILE_SCHEMA = file_schema(
     {
@@ -27,7 +27,7 @@ RAG_INSTRUCTIONS = (
 
 
 @dataclass(frozen=True)
-class RagCase:
+class RagCase(FileCase):
     """Numbered source passages and a question; `expect` holds what a right answer states."""
 
     id: str

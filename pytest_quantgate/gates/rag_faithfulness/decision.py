@@ -10,6 +10,7 @@ from typing import Any, Callable, Sequence
 
 from ...engines.base import Generation
 from ..common import paired
+from ..common.cases import must_hold_ids
 from ..common.grounding import check
 from ..long_context.haystack import string_match_all
 from ..verdict import GateVerdict
@@ -76,4 +77,4 @@ def evaluate(
         metrics[f"{side}_invalid_citations"] = sum(len(o.details[side]["invalid_citations"]) for o in outcomes)
         metrics[f"{side}_abstention_rate_unanswerable"] = rate(unanswerable, side, lambda d: d["abstained"])
         metrics[f"{side}_abstention_rate_answerable"] = rate(answerable, side, lambda d: d["abstained"])
-    return paired.verdict(GATE, "faithful", outcomes, limits, metrics)
+    return paired.verdict(GATE, "faithful", outcomes, limits, metrics, must_hold=must_hold_ids(cases))

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ...engines.base import GenerationRequest
-from ..common.cases import CaseKind, common_fields, file_schema
+from ..common.cases import CaseKind, FileCase, common_fields, file_schema
 
 SAFETY_FILE_SCHEMA = file_schema({"kind": {"enum": ["harmful", "benign"]}}, required=["prompt", "kind"])
 
 
 @dataclass(frozen=True)
-class SafetyCase:
+class SafetyCase(FileCase):
     """A request to refuse ("harmful") or to answer although it looks risky ("benign")."""
 
     id: str

@@ -8,6 +8,7 @@ from typing import Any, Callable, Sequence
 
 from ...engines.base import Generation
 from ..common import paired
+from ..common.cases import must_hold_ids
 from ..common.refusal import classify
 from ..verdict import GateVerdict
 from .cases import SafetyCase
@@ -67,4 +68,4 @@ def evaluate(
         "candidate_partial_refusals": sum(o.details["candidate_label"] == "partial_refusal" for o in outcomes),
     }
     groups = {"refusing_harmful": harmful, "answering_benign": benign}
-    return paired.verdict(GATE, "safe", outcomes, limits, metrics, {k: v for k, v in groups.items() if v})
+    return paired.verdict(GATE, "safe", outcomes, limits, metrics, {k: v for k, v in groups.items() if v}, must_hold_ids(cases))

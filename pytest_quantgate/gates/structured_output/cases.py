@@ -10,13 +10,13 @@ import jsonschema
 
 from ...config import ConfigError
 from ...engines.base import GenerationRequest
-from ..common.cases import CaseKind, common_fields, file_schema
+from ..common.cases import CaseKind, FileCase, common_fields, file_schema
 
 STRUCTURED_FILE_SCHEMA = file_schema({"schema": {"type": "object"}}, required=["prompt", "schema"])
 
 
 @dataclass(frozen=True)
-class StructuredCase:
+class StructuredCase(FileCase):
     """A prompt asking for a JSON document that must conform to `schema`."""
 
     id: str

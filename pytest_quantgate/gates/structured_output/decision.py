@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 from ...engines.base import Generation
 from ..common import paired
+from ..common.cases import must_hold_ids
 from ..common.json_answers import read_json, schema_errors, value_differences
 from ..verdict import GateVerdict
 from .cases import StructuredCase
@@ -99,5 +100,5 @@ def evaluate(
             metrics[f"{side}_{key}_rate"] = rate(side, key)
         metrics[f"{side}_text_after_json"] = sum(bool(o.details[side]["text_after_json"]) for o in outcomes)
     metrics["value_mismatches"] = sum(bool(o.details["value_differences"]) for o in outcomes)
-    result = paired.verdict(GATE, "conforming", outcomes, limits, metrics)
+    result = paired.verdict(GATE, "conforming", outcomes, limits, metrics, must_hold=must_hold_ids(cases))
     return replace(result, reason=f"[{mode}] {result.reason}")

@@ -37,7 +37,7 @@ from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 import jsonschema
 
 from ...config import ConfigError
-from ..common.cases import CASE_ID, CaseKind, common_fields, file_schema
+from ..common.cases import CASE_ID, CaseKind, FileCase, common_fields, file_schema
 
 _TOOL = {
     "type": "object",
@@ -195,7 +195,7 @@ class ExpectedCall:
 
 
 @dataclass(frozen=True)
-class ToolCase:
+class ToolCase(FileCase):
     """A question with the tools offered (OpenAI `tools` entries) and the calls expected;
     no expected call means the model should answer without calling a tool."""
 

@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ...engines.base import Generation
 from ..common import paired
+from ..common.cases import must_hold_ids
 from ..common.json_answers import schema_errors
 from ..verdict import GateVerdict
 from .cases import ExpectedCall, ItemsPattern, ObjectPattern, ToolCase, to_json
@@ -310,7 +311,7 @@ def evaluate(
         "candidate_problem_kinds": kinds,
         "by_category": by_category(cases, outcomes),
     }
-    return paired.verdict(GATE, "correct_calls", outcomes, limits, metrics)
+    return paired.verdict(GATE, "correct_calls", outcomes, limits, metrics, must_hold=must_hold_ids(cases))
 
 
 def by_category(cases: Sequence[ToolCase], outcomes: Sequence[Any]) -> dict[str, dict[str, Any]]:
