@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import pytest
 
@@ -219,6 +219,17 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             item.add_marker(pytest.mark.xdist_group(candidate.name))
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The gate tests selected to run, so that a run that ends early says which did not."""
+    report = state_of(session.config).report
+    if report is None or session.config.option.collectonly:
+        return
+    for item in session.items:
+        tag: Any = dict(item.user_properties).get(GATE_TAG)
+        if tag is not None:
+            report.expected.append({"candidate": tag["candidate"], "gate": tag["gate"], "test": item.nodeid})
+
+
 @pytest.fixture(scope="session")
 def quantgate_config(request: pytest.FixtureRequest) -> QuantgateConfig:
     state = state_of(request.config)
@@ -282,7 +293,15 @@ class _ReportCollector:
     def __init__(self, state: QuantgateState) -> None:
         self.state = state
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: Sequence[str]) -> None:
+        """The controller sees no items, only the ids its workers will run."""
+        if self.state.report is not None:
+            self.state.report.expected_tests.update(ids)
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.state.report is not None and (report.when == "call" or (report.when == "setup" and not report.passed)):
+            self.state.report.finished_tests.add(report.nodeid)
         props: dict[str, Any] = dict(report.user_properties)
         tag = props.get(GATE_TAG)
         if tag is None or self.state.report is None:
@@ -323,6 +342,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.pool.close()
     state.write_errors.extend(WRITE_FAILURES)
     WRITE_FAILURES.clear()
+    if state.report is not None:
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            state.report.stopped = "interrupted before every selected gate test had run"
+        elif session.shouldstop or session.shouldfail:
+            state.report.stopped = f"stopped early: {session.shouldstop or session.shouldfail}"
     _write_report(session, state)
     if state.write_errors:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -360,5 +384,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     for line in format_table(rows):
         terminalreporter.write_line(line)
+    incomplete = state.report.incomplete()
+    if incomplete is not None:
+        missing = [f"{e['candidate']} {e['gate']}" if "gate" in e else e["test"] for e in incomplete["not_run"]]
+        terminalreporter.write_line(
+            f"INCOMPLETE: {incomplete['reason']}; no candidate passes this run"
+            + (f"; did not run: {', '.join(missing)}" if missing else ""),
+            red=True,
+        )
     if state.report_path is not None:
         terminalreporter.write_line(f"report: {state.report_path}")

@@ -36,9 +36,30 @@ class RunReport:
     candidates: Sequence[CandidateSpec]
     baselines: Mapping[str, CandidateSpec]
     entries: list[dict[str, Any]] = field(default_factory=list)
+    # The gate tests selected to run ({"candidate", "gate", "test"}), the tests that reported
+    # (any test: under xdist the controller knows only ids), and why the run stopped early.
+    expected: list[dict[str, str]] = field(default_factory=list)
+    expected_tests: set[str] = field(default_factory=set)
+    finished_tests: set[str] = field(default_factory=set)
+    stopped: str | None = None
 
     def add(self, entry: Mapping[str, Any]) -> None:
         self.entries.append(dict(entry))
+
+    def not_run(self) -> list[dict[str, str]]:
+        """The selected gate tests that never reported: by gate where the items were seen
+        here, else (the xdist controller) by test id."""
+        missing = [e for e in self.expected if e["test"] not in self.finished_tests]
+        known = {e["test"] for e in self.expected}
+        missing += [{"test": t} for t in sorted(self.expected_tests - self.finished_tests - known)]
+        return missing
+
+    def incomplete(self) -> dict[str, Any] | None:
+        """Why this run cannot speak for the gates it was asked to run (None: it can)."""
+        missing = self.not_run()
+        if self.stopped is None and not missing:
+            return None
+        return {"reason": self.stopped or "some selected gate tests did not run", "not_run": missing}
 
     def add_outcome(self, candidate: str, gate: str, test: str, verdict: str, reason: str) -> None:
         """A gate test that ended without a verdict of its own (error or skip)."""
@@ -51,19 +72,29 @@ class RunReport:
 
     def to_dict(self, environment: Mapping[str, Any]) -> dict[str, Any]:
         candidates = []
+        incomplete = self.incomplete()
         for spec in self.candidates:
             gates = [
                 {k: v for k, v in e.items() if k != "candidate"}
                 for e in self.entries
                 if e["candidate"] == spec.name
             ]
+            not_run = [
+                {k: v for k, v in e.items() if k != "candidate"}
+                for e in (incomplete or {}).get("not_run", [])
+                if e.get("candidate", spec.name) == spec.name
+            ]
+            verdict = overall(g["verdict"] for g in gates)
+            if incomplete is not None and verdict not in ("error", "fail"):
+                verdict = "incomplete"  # never a pass on a run that did not finish
             candidates.append(
                 {
                     "name": spec.name,
                     "spec": spec.to_dict(),
                     "baseline": self.baselines[spec.name].name,
-                    "verdict": overall(g["verdict"] for g in gates),
+                    "verdict": verdict,
                     "gates": gates,
+                    **({"not_run": not_run} if incomplete is not None else {}),
                 }
             )
         baselines = {spec.name: spec.to_dict() for spec in self.baselines.values()}
@@ -74,6 +105,8 @@ class RunReport:
             "baseline": next(iter(baselines.values()), None) if len(baselines) == 1 else baselines,
             "baselines": baselines,
             "environment": dict(environment),
+            "complete": incomplete is None,
+            **({"incomplete": incomplete} if incomplete is not None else {}),
         }
 
     def table_rows(self) -> list[tuple[str, str, str, str, str]]:
@@ -93,7 +126,8 @@ def _test_name(nodeid: str) -> str:
 
 
 def overall(verdicts: Any) -> str:
-    """A candidate's verdict: error beats fail beats underpowered beats skipped-only beats pass."""
+    """A candidate's verdict: error beats fail beats underpowered beats skipped-only beats pass
+    (and a run that did not finish is "incomplete" unless something failed: `to_dict`)."""
     seen = list(verdicts)
     for worst in ("error", "fail", "underpowered"):
         if worst in seen:

@@ -318,3 +318,53 @@ def test_cases_that_cannot_fit_the_context_are_named_before_any_generation(proje
     result.stdout.fnmatch_lines([
         "*1 case(s) do not fit base's 4096-token context: too-long (5*prompt + 48 new tokens); shorten them*"
     ])
+
+
+PAUSE_IN_GOLDEN = '''
+import os, time
+
+def pytest_runtest_call(item):
+    if "gate_golden" in item.nodeid:  # the run is interrupted here, after compat has run
+        open(os.path.join(os.environ["QG_MARK_DIR"], "golden-started"), "w").close()
+        time.sleep(60)
+'''
+
+
+@pytest.mark.parametrize("workers", [0, 2], ids=["one-process", "xdist"])
+def test_an_interrupted_run_is_marked_incomplete_and_never_passes(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    """SIGINT while golden runs: compat's verdict is kept, golden and the gates after it are
+    listed as not run, and the twin (which would pass) is INCOMPLETE in JSON, Markdown and
+    HTML; under xdist the controller writes what its workers finished."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (project.path / "pause_in_golden.py").write_text(PAUSE_IN_GOLDEN)  # a plugin: the suite's files are outside conftest's reach
+    monkeypatch.setenv("QG_MARK_DIR", str(project.path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), str(project.path)]), prepend=os.pathsep)
+    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--quantgate-report=r.json", "--quant-candidate=twin",
+            "--quant-live-baseline", "--quantgate-suite=only", "-m", "compat or golden or safety", "-p", "pause_in_golden"]
+    if workers:
+        args += ["-p", "xdist", "-n", str(workers)]
+    run = subprocess.Popen(args, cwd=project.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while not (project.path / "golden-started").exists():
+        assert run.poll() is None and time.monotonic() < deadline, run.stdout.read().decode() if run.stdout else ""
+        time.sleep(0.2)
+    time.sleep(0.5 if not workers else 2)  # let the other worker finish what it was given
+    run.send_signal(signal.SIGINT)
+    out, _ = run.communicate(timeout=120)
+    text = out.decode()
+    assert run.returncode == 2, text  # pytest's "interrupted"
+    report = reports.read(project.path / "r.json")
+    assert report["complete"] is False and "interrupted" in report["incomplete"]["reason"]
+    (twin,) = report["candidates"]
+    assert twin["verdict"] == "incomplete", twin
+    ran = {g["gate"]: g["verdict"] for g in twin["gates"]}
+    assert ran.get("compat") == "pass" and "golden" not in ran
+    not_run = [e.get("gate") or e["test"] for e in report["incomplete"]["not_run"]]
+    assert any("golden" in n for n in not_run), not_run
+    assert "INCOMPLETE: interrupted" in text and "no candidate passes this run" in text
+    assert "**INCOMPLETE RUN**" in (project.path / "r.md").read_text()
+    assert 'id="incomplete"' in (project.path / "r.html").read_text()
