@@ -149,9 +149,29 @@ def _activate(config: pytest.Config, state: QuantgateState, names: str) -> None:
         candidates=state.candidates,
         baselines={c.name: state.config.baseline_for(c) for c in state.candidates},
     )
-    config.pluginmanager.register(_ReportCollector(state), "quantgate-report")
+    config.pluginmanager.register(_ReportCollector(state, config), "quantgate-report")
+    if config.option.verbose <= 0:
+        _quiet_engine_libraries()
     mode = _suite_mode(config)
     state.suite = mode == "only" or (mode == "auto" and config.args_source != pytest.Config.ArgsSource.ARGS)
+
+
+def _quiet_engine_libraries() -> None:
+    """Model loading and conversion print progress bars and load-time warnings that bury a
+    failure's message; below -v they are off (the report keeps what the gates measured)."""
+    import logging
+    import os
+    import warnings
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # tqdm >= 4.66 reads it: conversion and calibration bars
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # vLLM's engine processes read it at start
+    for name in ("torchao", "optimum.quanto", "accelerate", "llama_cpp", "vllm"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    for module in ("torchao", "optimum.quanto", "transformers", "torch.ao"):
+        warnings.filterwarnings("ignore", module=module)
 
 
 def _suite_mode(config: pytest.Config) -> str:
@@ -290,8 +310,29 @@ def quantgate(request: pytest.FixtureRequest, quant_candidate: CandidateSpec, sn
 class _ReportCollector:
     """Turns test reports into report entries; on the xdist controller it sees every worker's."""
 
-    def __init__(self, state: QuantgateState) -> None:
+    def __init__(self, state: QuantgateState, config: pytest.Config) -> None:
         self.state = state
+        self.config = config
+
+    def _progress(self, entry: dict[str, Any], seconds: float) -> None:
+        """One line per gate as it finishes (cases, engine, seconds, verdict): a long run is
+        not silent between dots, and the line says where the time went."""
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is None or self.config.option.collectonly:
+            return
+        cases = entry.get("metrics", {}).get("cases") or len(entry.get("cases", ()))
+        stats = entry.get("engines", {}).get("candidate_stats") or {}
+        engine = next((c.engine for c in self.state.candidates if c.name == entry["candidate"]), "?")
+        mode = entry.get("metrics", {}).get("mode")
+        gate = f"{entry['gate']}[{mode}]" if mode else entry["gate"]
+        if terminal._tw.width_of_current_line:  # after the progress dots, on a line of its own
+            terminal._tw.line()
+        terminal.write_line(
+            f"quantgate: {entry['candidate']} {gate}: {entry['verdict'].upper()}"
+            + (f", {cases} cases" if cases else "")
+            + f", {seconds:.1f} s ({engine} engine, generating {stats.get('generate_s', 0.0):.1f} s)"
+            + f", baseline from {entry.get('baseline_source', '?')}"
+        )
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: Sequence[str]) -> None:
@@ -311,6 +352,7 @@ class _ReportCollector:
             if report.outcome == "failed" and entry["verdict"] == "pass":
                 entry = {**entry, "verdict": "error", "reason": "the test failed after the gate passed"}
             self.state.report.add(entry)
+            self._progress(entry, report.duration)
         elif entry is None and (report.failed or report.skipped) and report.when in ("setup", "call"):
             verdict = "skipped" if report.skipped else "error"
             self.state.report.add_outcome(

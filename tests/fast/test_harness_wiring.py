@@ -267,6 +267,9 @@ def test_xdist_workers_verdicts_reach_the_controllers_report(project: pytest.Pyt
     assert records(project) == [], "a live baseline is never recorded"
     assert "rendered prompt ids differ" in reports.entries(report)[("pirate", "compat")]["reason"]
     result.stdout.fnmatch_lines(["*quantgate verdicts*", "pirate*compat*FAIL*1/6 checks differ*", "twin*compat*PASS*6/6 checks match*"])
+    # One progress line per gate as it finishes, printed by the controller.
+    result.stdout.fnmatch_lines(["quantgate: pirate compat: FAIL, 6 cases, *s (hf engine, generating *s), baseline from live"])
+    result.stdout.fnmatch_lines(["quantgate: twin compat: PASS*"])
 
 
 USERS_TESTS = [

@@ -105,3 +105,51 @@ def test_auto_tool_choice_passes_through_and_reads_as_the_server_answered(engine
         assert read_in_every_style(answer) == expected
     else:  # it chose to answer: text, no call
         assert answer.text == message["content"] and parse_calls(answer.text).calls == ()
+
+
+GATE_SERVERS = {"fc-f32": f"{DEMO}@gguf-f32", "fc-f32-twin": f"{DEMO}@gguf-f32", "fc-q2_k": f"{DEMO}@gguf-q2_k"}
+
+
+@pytest.fixture(scope="module")
+def gate_servers() -> Iterator[dict[str, str]]:
+    """One llama.cpp server per model, each answering native tool_calls: their base URLs."""
+    cache = Path(os.environ.get("QUANTGATE_CACHE_DIR") or models.default_cache_dir())
+    started: list[Engine] = []
+    try:
+        for name, model in GATE_SERVERS.items():
+            spec = CandidateSpec(name, "openai", model, server="llamacpp", server_args=("--chat_format", "chatml-function-calling"))
+            started.append(load_engine(spec, cache))
+        yield {engine.spec.name: engine.served.base_url for engine in started}  # type: ignore[attr-defined]
+    finally:
+        for engine in started:
+            engine.close()
+
+
+def test_the_tool_call_gate_decides_on_native_tool_calls_from_live_servers(pytester: pytest.Pytester, gate_servers: dict[str, str]) -> None:
+    """The whole gate over native tool calls: tools and tool_choice = "auto" in the request
+    (prompt_format "template"), the servers' message.tool_calls read by the openai engine. The
+    same F32 weights on their own server PASS; Q2_K, which loses calls, FAILS."""
+    import json as _json
+
+    from tests import reports
+
+    tables = "".join(
+        f'[candidates.{name}]\nengine = "openai"\nmodel = "{GATE_SERVERS[name]}"\n'
+        f'endpoint = {{ base_url = "{url}", model = "{name}", stream = false }}\n'
+        + ('baseline = "fc-f32"\n' if name != "fc-f32" else "") + "\n"
+        for name, url in gate_servers.items()
+    )
+    pytester.makefile(".toml", quantgate=f'baseline = "fc-f32"\n\n{tables}[gates.tool_call]\nprompt_format = "template"\ntool_choice = "auto"\n')
+    result = pytester.runpytest_subprocess(
+        "--quant-candidate=fc-f32-twin,fc-q2_k", "--quant-live-baseline", "--quantgate-suite=only", "-m", "tool_call",
+        "--quantgate-report=r.json", "-p", "no:cacheprovider",
+    )
+    entries = reports.entries(pytester.path / "r.json")
+    twin, q2 = entries[("fc-f32-twin", "tool_call")], entries[("fc-q2_k", "tool_call")]
+    print(_json.dumps({n: (e["verdict"], e["reason"], e["metrics"].get("by_category")) for n, e in (("twin", twin), ("q2_k", q2))}, indent=1))
+    native = [c for c in twin["cases"] if c["details"]["baseline_text"].startswith("<tool_call>")]
+    assert len(native) >= len(twin["cases"]) // 2, "most answers should be the servers' native calls"
+    assert twin["metrics"]["candidate_unparsable"] == 0 and twin["metrics"]["same_calls_as_baseline"] == twin["metrics"]["cases"]
+    assert twin["verdict"] == "pass", twin["reason"]
+    assert q2["verdict"] == "fail", q2["reason"]
+    result.stdout.fnmatch_lines(["*fc-f32-twin*tool_call*PASS*", "*fc-q2_k*tool_call*FAIL*"])
