@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
+import shlex
+
 import pytest
 
 from . import atomic
@@ -401,6 +403,10 @@ def _write_report(session: pytest.Session, state: QuantgateState) -> None:
     from .release import manifest, release_report
 
     data = state.report.to_dict(describe())
+    data["invocation"] = {
+        "command": shlex.join(["pytest", *map(str, session.config.invocation_params.args)]),
+        "plugin_version": _plugin_version(),
+    }
     try:
         atomic.write_json(state.report_path, data)
         manifests = manifest.write_all(
@@ -409,6 +415,15 @@ def _write_report(session: pytest.Session, state: QuantgateState) -> None:
         release_report.write(data, state.report_path, manifests)
     except (OSError, QuantgateError) as exc:  # the verdict table is still printed, with why
         state.write_errors.append(f"the report could not be written to {state.report_path}: {reason(exc)}")
+
+
+def _plugin_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pytest-quantgate")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

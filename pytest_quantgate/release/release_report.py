@@ -52,6 +52,7 @@ class GateView:
     metrics: list[MetricRow]
     other: list[tuple[str, str]]
     shapes: list[dict[str, Any]]  # latency: one table per traffic shape
+    tables: list[dict[str, Any]]  # nested metrics ({row: {column: value}}), e.g. per category
     cases: list[CaseRow]
     hidden_cases: int
     plots: list[Path] = field(default_factory=list)
@@ -84,9 +85,58 @@ def metric_rows(metrics: Mapping[str, Any]) -> tuple[list[MetricRow], list[tuple
         used |= {key, f"candidate_{name}", f"baseline_{name}_wilson", f"candidate_{name}_wilson"}
     other = [
         (k, _fmt(v)) for k, v in metrics.items()
-        if k not in used and (isinstance(v, (int, float, str, bool)) or (isinstance(v, list) and len(v) <= 4))
+        if k not in used and v not in ("", None, [], {})
+        and (isinstance(v, (int, float, str, bool)) or (isinstance(v, list) and len(v) <= 4))
     ]
     return rows, other
+
+
+def metric_tables(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Metrics that are tables ({row: {column: scalar}}: per category, length, depth, ...),
+    and decisions ({decision, reason, ...}) as one table of rules, instead of a run-on line."""
+    tables = []
+    for key, value in metrics.items():
+        if key in ("shapes", "stop_behaviour") or not isinstance(value, Mapping) or not value:
+            continue
+        inner = list(value.values())
+        if all(isinstance(v, Mapping) for v in inner):
+            columns = list(dict.fromkeys(c for v in inner for c, x in v.items() if not isinstance(x, (Mapping, list))))
+            if columns:
+                rows = [[str(name), *(_fmt(v.get(c, "")) for c in columns)] for name, v in value.items()]
+                tables.append({"title": key.replace("_", " "), "columns": ["", *columns], "rows": rows})
+        elif all(not isinstance(v, (Mapping, list)) or (isinstance(v, list) and len(v) <= 4) for v in inner):
+            tables.append({"title": key.replace("_", " "), "columns": ["", "value"], "rows": [[k, _fmt(v)] for k, v in value.items()]})
+    return tables
+
+
+def summary(candidate: Mapping[str, Any]) -> str:
+    """One plain sentence a release manager can act on, leading the candidate's section."""
+    gates = candidate.get("gates", [])
+
+    def named(entry: Mapping[str, Any]) -> str:
+        mode = (entry.get("metrics") or {}).get("mode")
+        return entry["gate"] + (f" [{mode}]" if mode else "")
+
+    by = {v: [named(e) + (f" ({e['key_metric']})" if e.get("key_metric") else "") for e in gates if e["verdict"] == v]
+          for v in ("fail", "error", "underpowered")}
+    passed = [named(e) for e in gates if e["verdict"] == "pass"]
+    skipped = [named(e) for e in gates if e["verdict"] == "skipped"]
+    parts = []
+    if by["fail"] or by["error"]:
+        parts.append("not safe to ship: " + "; ".join([f"{g} failed" for g in by["fail"]] + [f"{g} could not run" for g in by["error"]]))
+    elif candidate.get("verdict") == "incomplete":
+        parts.append("not decided: the run did not finish (" + ", ".join(e.get("gate") or e.get("test", "?") for e in candidate.get("not_run", [])) + " did not run)")
+    elif by["underpowered"]:
+        parts.append("not decided yet: " + "; ".join(f"{g} needs more cases" for g in by["underpowered"]))
+    elif passed:
+        parts.append("passes every gate that ran")
+    else:
+        parts.append("no gate decided")
+    if passed and parts[0] != "passes every gate that ran":
+        parts.append("within limits: " + ", ".join(passed))
+    if skipped:
+        parts.append("skipped here: " + ", ".join(skipped))
+    return "; ".join(parts) + "."
 
 
 def _latency_shapes(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -122,12 +172,15 @@ def gate_view(entry: Mapping[str, Any]) -> GateView:
         for c in failed[:MAX_CASES]
     ]
     mode = metrics.get("mode")
-    title = entry["gate"] + (f" [{mode}]" if mode else "")
+    test = str(entry.get("test", ""))
+    own_test = test and not test.startswith("quantgate-suite/")  # a user's test: the terminal names it, so does the report
+    title = entry["gate"] + (f" [{mode}]" if mode else "") + (f" ({test.rsplit('::', 1)[-1]})" if own_test else "")
     thresholds = ", ".join(f"{k}={_fmt(v)}" for k, v in (entry.get("thresholds") or {}).items())
     return GateView(
         gate=entry["gate"], title=title, mode=mode, verdict=entry["verdict"], reason=entry.get("reason", ""),
         key_metric=entry.get("key_metric", ""), thresholds=thresholds, metrics=rows, other=other,
         shapes=_latency_shapes(metrics) if entry["gate"] == "latency" else [],
+        tables=metric_tables(metrics),
         cases=cases, hidden_cases=max(0, len(failed) - MAX_CASES),
         plots=[Path(p) for p in metrics.get("plots", ()) if Path(p).is_file()],
     )
@@ -142,10 +195,11 @@ def context(report: Mapping[str, Any], manifests: Mapping[str, Path] | None = No
     candidates = []
     for c in report["candidates"]:
         gates = [gate_view(e) for e in sorted(c["gates"], key=_gate_order)]
-        candidates.append({**c, "views": gates, "manifest": (manifests or {}).get(c["name"])})
+        candidates.append({**c, "views": gates, "summary": summary(c), "manifest": (manifests or {}).get(c["name"])})
     columns = [g for g in registry.names() if any(v.gate == g for c in candidates for v in c["views"])]
     table = [
         {"name": c["name"], "baseline": c["baseline"], "verdict": c["verdict"],
+         "summary": c["summary"],
          "cells": [", ".join(v.verdict + (f" [{v.mode}]" if v.mode else "") for v in c["views"] if v.gate == g) or "-"
                    for g in columns]}
         for c in candidates

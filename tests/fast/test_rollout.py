@@ -176,3 +176,30 @@ def test_the_ci_matrix_follows_engines_and_requirements(capsys: pytest.CaptureFi
     assert matrix.main(["--runners", "cpu", "--github", "--config", str(config.path)]) == 0
     workflow = capsys.readouterr().out
     assert "--runners cpu" in workflow and "${{ matrix.command }}" in workflow and "tox" not in workflow
+
+
+def test_each_candidate_leads_with_a_plain_summary_and_every_gate_has_tables(tmp_path: Path) -> None:
+    data = report()
+    drift = {
+        "gate": "drift", "verdict": "pass", "test": "tests/test_ours.py::test_our_drift[c]", "reason": "within limits",
+        "key_metric": "mean KLD 0.002", "thresholds": {}, "cases": [],
+        "metrics": {"mean_kld": 0.0024, "notes": [], "by_category": {"prose": {"mean_kld": 0.001, "windows": 4}, "code": {"mean_kld": 0.004, "windows": 3}}},
+    }
+    data["candidates"][0]["gates"].append(drift)
+    data["invocation"] = {"command": "pytest --quant-candidate=c", "plugin_version": "0.1.0"}
+    (tmp_path / "r.json").write_text("{}")
+    markdown, html = release_report.write(data, tmp_path / "r.json")
+    text = markdown.read_text()
+    assert "**not safe to ship: golden (exact 40%, expectations 40% vs 64%) failed; within limits: latency, drift.**" in text
+    assert "pytest-quantgate 0.1.0: `pytest --quant-candidate=c`" in text
+    assert "### drift (test_our_drift[c]): PASS" in text  # a user's test is named, as in the terminal
+    assert "|  | mean_kld | windows |" in text and "| code | 0.004 | 3 |" in text  # a nested metric as a table
+    assert "| mean_kld | 0.0024 |" in text
+    assert "notes" not in text and "Thresholds: ." not in text  # empty fields are left out
+    page = html.read_text()
+    assert "not safe to ship" in page and "<h4>by category</h4>" in page
+
+    undecided = {**data["candidates"][0], "verdict": "underpowered",
+                 "gates": [{**drift, "verdict": "underpowered", "gate": "golden", "test": "quantgate-suite/x", "key_metric": ""}]}
+    assert release_report.summary(undecided) == "not decided yet: golden needs more cases."
+    assert release_report.summary({**undecided, "gates": [drift]}) == "passes every gate that ran."
