@@ -9,6 +9,7 @@ COMMANDS = {
     "init": ("pytest_quantgate.scaffold", "write a commented quantgate.toml, a case file and an example test"),
     "matrix": ("pytest_quantgate.release.matrix", "the CI matrix: what runs where, what to install, the pytest command"),
     "manifest": ("pytest_quantgate.release.manifest", "the serving command of a gated candidate or of its rollback"),
+    "power": ("pytest_quantgate.power", "how many cases a paired gate needs to decide at a margin"),
     "artifacts": ("pytest_quantgate.models.artifacts", "build llm-compressor artifacts of the demo model"),
 }
 

@@ -137,7 +137,7 @@ def paired_noninferiority(outcomes: PairedOutcomes, margin: float, confidence: f
             "fail", estimate, bound, margin, confidence, None,
             f"{flips}; loss {estimate:.1%} exceeds the {margin:.0%} margin (exact McNemar one-sided p={p:.3g})",
         )
-    needed = _cases_needed(b / n, c / n, margin, confidence, n)
+    needed = cases_needed(b / n, c / n, margin, confidence, n)
     return NonInferiority(
         "underpowered", estimate, bound, margin, confidence, needed,
         f"{flips}; loss {estimate:.1%} but upper bound {bound:.2%} exceeds the {margin:.0%} margin: underpowered, "
@@ -186,8 +186,9 @@ def significant_loss(outcomes: PairedOutcomes, decision: NonInferiority, confide
     return decision.decision == "fail" and p < 1 - confidence
 
 
-def _cases_needed(rate_down: float, rate_up: float, margin: float, confidence: float, start: int) -> int | None:
-    """Smallest case count at which the same flip rates would bound the loss within the margin."""
+def cases_needed(rate_down: float, rate_up: float, margin: float, confidence: float, start: int = 1) -> int | None:
+    """Smallest case count at which the same flip rates would bound the loss within the margin
+    (None: more than MAX_CASES_NEEDED, or never: the loss itself is not within it)."""
 
     def resolves(n: int) -> bool:
         return _loss_upper(round(rate_down * n), round(rate_up * n), n, confidence) <= margin

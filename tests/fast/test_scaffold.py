@@ -46,4 +46,4 @@ def test_init_writes_a_valid_project_and_never_overwrites(tmp_path: Path, capsys
 def test_the_command_line_lists_its_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main([]) == 2
     listing = capsys.readouterr().err
-    assert all(name in listing for name in ("init", "matrix", "manifest", "artifacts"))
+    assert all(name in listing for name in ("init", "matrix", "manifest", "power", "artifacts"))

@@ -91,3 +91,34 @@ def test_wilson_bounds_contain_the_estimate(x, n) -> None:
     low, high = stats.wilson_interval(x, n)
     assert 0.0 <= low <= x / n <= high <= 1.0
     assert stats.wilson_lower(x, n) >= low - 1e-12 and stats.wilson_upper(x, n) <= high + 1e-12
+
+
+@pytest.mark.parametrize(("margin", "discordance", "loss"), [(0.02, 0.08, 0.0), (0.1, 0.2, 0.0), (0.05, 0.1, 0.02), (0.01, 0.02, 0.0)])
+def test_power_planning_gives_the_count_at_which_the_gate_itself_passes(margin: float, discordance: float, loss: float) -> None:
+    """`python -m pytest_quantgate.power` solves the gates' own rule: at the count it prints,
+    the same flips make paired_noninferiority PASS; at half of it, the gate cannot yet."""
+    from pytest_quantgate import power
+    from pytest_quantgate.stats import PairedOutcomes, paired_noninferiority
+
+    n = power.needed(margin, discordance, 0.95, loss)
+    assert n is not None
+
+    def decided(count: int) -> str:
+        down, up = round((discordance + loss) / 2 * count), round((discordance - loss) / 2 * count)
+        outcomes = PairedOutcomes(both_pass=count - down - up, pass_to_fail=down, fail_to_pass=up, both_fail=0)
+        return paired_noninferiority(outcomes, margin, 0.95).decision
+
+    assert decided(n) == "pass"
+    assert decided(n // 2) == "underpowered"
+    assert power.needed(margin, discordance, 0.95, loss=margin) is None  # a loss at the margin never passes
+
+
+def test_power_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_quantgate import power
+
+    assert power.main(["--margin", "0.02", "--discordance", "0.08"]) == 0
+    assert capsys.readouterr().out.startswith(f"{power.needed(0.02, 0.08)} cases:")
+    assert power.main(["--margin", "0.05", "--discordance", "0.1", "--loss", "0.06"]) == 1
+    assert power.main(["--table"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-4].startswith("| 1% |") and lines[-1].startswith("| 10% |")
