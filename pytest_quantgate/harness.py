@@ -6,6 +6,7 @@ gate's pure decision -> a report entry. Errors become outcomes in `outcomes.py` 
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
@@ -105,6 +106,8 @@ class GateHarness:
         self, case_ids: Sequence[str], requests: Sequence[GenerationRequest], top_k: int
     ) -> tuple[list[Generation], list[Generation]]:
         def run_baseline() -> list[Any]:
+            if self.state.live_baseline:
+                return [g.to_record() for g in self.live_baseline(requests, top_k, case_ids)]
             with using(self.baseline_engine()) as engine:
                 _check_fits(engine, case_ids, requests)
                 return [g.to_record() for g in engine.generate(requests, top_k)]
@@ -114,6 +117,19 @@ class GateHarness:
             _check_fits(engine, case_ids, requests)
             candidate = engine.generate(requests, top_k)
         return [Generation.from_record(r) for r in recorded], candidate
+
+    def live_baseline(self, requests: Sequence[GenerationRequest], top_k: int, case_ids: Sequence[str] = ()) -> list[Generation]:
+        memo = self.state.live_answers
+        keys = [(self.baseline.name, top_k, json.dumps(r.record_key(), sort_keys=True, default=str)) for r in requests]
+        missing = [i for i, key in enumerate(keys) if key not in memo]
+        if missing:
+            with using(self.baseline_engine()) as engine:
+                if case_ids:
+                    _check_fits(engine, [case_ids[i] for i in missing], [requests[i] for i in missing])
+                for i, answer in zip(missing, engine.generate([requests[i] for i in missing], top_k)):
+                    memo[keys[i]] = answer
+        self.answered_live()
+        return [memo[key] for key in keys]
 
     def load_or_record(self, keys: Mapping[str, Any], run_baseline: Callable[[], list[Any]]) -> list[Any]:
         if self.state.live_baseline:  # --quant-live-baseline: the baseline answers now; nothing is recorded

@@ -45,6 +45,9 @@ class QuantgateState:
     suite: bool = False  # whether the built-in gate suite is collected
     live_baseline: bool = False  # the baseline answers live (a route, a canary): no records
     write_errors: list[str] = field(default_factory=list)  # records or reports that could not be written
+    # A live baseline's answers in this session, by (baseline, top-k, request): candidates
+    # gated against the same live baseline (a route) ask it each request once.
+    live_answers: dict[tuple[str, int, str], Any] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:

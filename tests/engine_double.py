@@ -243,6 +243,7 @@ class EngineDouble:
         self.stats = base.EngineStats()
         self.capabilities = base.Capabilities(guided_json=flaws.guided_json, teacher_forcing=flaws.teacher_forcing)
         self.closed = False
+        self._log = log
         self._tables: dict[int, tuple[dict[int, float], float]] = {}
         if log is not None:
             with log.open("a", encoding="utf-8") as fh:
@@ -317,6 +318,9 @@ class EngineDouble:
         if not self.capabilities.guided_json and any(r.json_schema is not None for r in requests):
             raise base.EngineUnavailable(f"{self.spec.name} (double) has no constrained JSON decoding")
         results = [self._generation(r, top_logprobs) for r in requests]
+        if self._log is not None:  # requests answered, per engine: `generated.log` beside `engines.log`
+            with self._log.with_name("generated.log").open("a", encoding="utf-8") as fh:
+                fh.write(f"{self.spec.name} {len(requests)}\n")
         self.stats.generate_calls += 1
         self.stats.generated_tokens += sum(len(g.token_ids) for g in results)
         return results

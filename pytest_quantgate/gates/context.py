@@ -56,6 +56,9 @@ class GateContext(Protocol):
     ) -> tuple[list[Generation], list[Generation]]:
         """The baseline's answers (its record when valid) and the candidate's, each in one batch."""
 
+    def live_baseline(self, requests: Sequence[GenerationRequest], top_k: int) -> list[Generation]:
+        """The baseline's answers now (never recorded), each request asked once per session."""
+
     def load_or_record(self, keys: Mapping[str, Any], run_baseline: Callable[[], list[Any]]) -> list[Any]:
         """The baseline's results for `keys` from its record, or from `run_baseline` (recorded)."""
 

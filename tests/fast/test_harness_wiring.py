@@ -371,3 +371,31 @@ def test_an_interrupted_run_is_marked_incomplete_and_never_passes(project: pytes
     assert "INCOMPLETE: interrupted" in text and "no candidate passes this run" in text
     assert "**INCOMPLETE RUN**" in (project.path / "r.md").read_text()
     assert 'id="incomplete"' in (project.path / "r.html").read_text()
+
+
+def test_a_live_baseline_answers_each_request_once_for_all_its_candidates(project: pytest.Pytester) -> None:
+    """Two canaries against one live route, and two candidates with --quant-live-baseline: the
+    baseline is asked each request once in the session, and both verdicts still say 'live'."""
+
+    def answered() -> dict[str, int]:
+        log = project.path / "generated.log"
+        counts: dict[str, int] = {}
+        for line in (log.read_text().splitlines() if log.exists() else []):
+            name, n = line.split()
+            counts[name] = counts.get(name, 0) + int(n)
+        log.unlink(missing_ok=True)
+        return counts
+
+    _, report = run(project, "--quant-candidate=twin,wrong-answers", "-m", "canary")
+    canary = {name: c for (name, gate), c in reports.entries(report).items() if gate == "canary"}
+    counts = answered()
+    cases = canary["twin"]["metrics"]["cases"]
+    assert counts == {"base": cases, "twin": cases, "wrong-answers": cases}, counts
+    assert canary["twin"]["verdict"] == "pass" and canary["wrong-answers"]["verdict"] == "fail"
+    assert {c["baseline_source"] for c in canary.values()} == {"live"}
+
+    _, report = run(project, "--quant-candidate=twin,wrong-answers", "--quant-live-baseline", "-m", "golden")
+    golden = {name: e for (name, gate), e in reports.entries(report).items() if gate == "golden"}
+    counts = answered()
+    assert counts["base"] == counts["twin"] == counts["wrong-answers"] == golden["twin"]["metrics"]["cases"], counts
+    assert golden["twin"]["verdict"] == "pass" and golden["wrong-answers"]["verdict"] == "fail"

@@ -23,9 +23,7 @@ def run(
         traffic.load((root / p for p in limits.traffic), limits.max_new_tokens), limits.sample, limits.seed
     )
     generation = [r.request for r in chosen]
-    answers = []
-    for engine in (context.baseline_engine(), context.candidate_engine()):
-        with using(engine):
-            answers.append(engine.generate(generation, 1))
-    context.answered_live()
-    return decision.evaluate(chosen, answers[0], answers[1], limits)
+    baseline = context.live_baseline(generation, 1)
+    with using(context.candidate_engine()) as engine:
+        candidate = engine.generate(generation, 1)
+    return decision.evaluate(chosen, baseline, candidate, limits)
