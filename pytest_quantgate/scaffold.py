@@ -84,9 +84,9 @@ CASES_TEXT = '''{
   "description": "Facts the served model must keep. Every case here must hold: losing one that held for the baseline fails the gate. Replace these with your product's own.",
   "must_hold": true,
   "cases": [
-    {"id": "capital-france", "prompt": "What is the capital of France? Answer in one word.",
+    {"id": "example-capital", "prompt": "What is the capital of France? Answer in one word.",
      "expect": {"kind": "contains", "value": "Paris"}, "max_new_tokens": 16},
-    {"id": "arithmetic", "prompt": "What is 12 plus 30? Answer with the number only.",
+    {"id": "example-arithmetic", "prompt": "What is 12 plus 30? Answer with the number only.",
      "expect": {"kind": "contains", "value": "42"}, "max_new_tokens": 16}
   ]
 }

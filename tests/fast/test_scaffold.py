@@ -32,6 +32,7 @@ def test_init_writes_a_valid_project_and_never_overwrites(tmp_path: Path, capsys
     assert config.thresholds("golden").cases == (scaffold.CASES,)
     cases = GOLDEN.load([tmp_path / scaffold.CASES])
     assert cases and all(c.must_hold for c in cases)
+    assert GOLDEN.collect(True, [scaffold.CASES], tmp_path)  # beside the built-in cases: no id collides
     compile((tmp_path / scaffold.TEST).read_text(), scaffold.TEST, "exec")
 
     (tmp_path / scaffold.CASES).write_text('{"cases": []}')  # the user's edits ...

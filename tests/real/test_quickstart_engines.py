@@ -49,7 +49,7 @@ def test_a_new_project_from_init_to_verdicts(pytester: pytest.Pytester) -> None:
     assert suite_kv2["verdict"] == "fail", suite_kv2["reason"]
     # The file's cases are regression cases: they were run (and must hold) beside the built-in ones.
     ids = {c["case_id"] for c in suite_int8["cases"]}
-    assert {"capital-france", "arithmetic"} <= ids
+    assert {"example-capital", "example-arithmetic"} <= ids
     assert "must-hold cases" in suite_int8["reason"] or "must_hold_lost" in suite_int8["metrics"]
     for name in ("run.md", "run.html", "run-hf-int8-manifest.json", "run-hf-kv2-manifest.json"):
         assert (pytester.path / "reports" / name).is_file(), name
