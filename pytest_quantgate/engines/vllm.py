@@ -91,7 +91,7 @@ def unsupported_reason(spec: CandidateSpec, model_dir: Path | None = None) -> st
     if kv_cache.startswith("fp8") and _on_cpu() and not cpu_has_any("avx512f", "amx_tile"):
         return f"vLLM's FP8 KV cache on CPU needs x86 with AVX-512 or AMX; this CPU has neither (runtime.kv_cache_dtype = {kv_cache!r})"
     int4 = weight_only_int4(model_dir) if model_dir is not None else None
-    if int4 and _on_cpu() and not cpu_has_any("avx512f"):
+    if int4 and not int4_kernels_here():
         # vLLM picks its CPU W4A16 kernel, whose op (cpu_gemm_wna16) is compiled for AVX-512
         # only, and the engine dies at the first forward pass (vLLM issue #55613).
         return (
@@ -100,6 +100,12 @@ def unsupported_reason(spec: CandidateSpec, model_dir: Path | None = None) -> st
             "or an int8 W8A8 artifact here (python -m pytest_quantgate.models.artifacts w8a8-int8)"
         )
     return None
+
+
+def int4_kernels_here() -> bool:
+    """Whether this machine's vLLM has kernels for int4 weight-only checkpoints (a GPU, or a
+    CPU with AVX-512: vLLM issue #55613)."""
+    return not _on_cpu() or cpu_has_any("avx512f")
 
 
 def weight_only_int4(model_dir: Path) -> str | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_quantgate.engines.vllm import _on_cpu, cpu_has_any
+from pytest_quantgate.engines.vllm import cpu_has_any, int4_kernels_here
 from pytest_quantgate.models import artifacts
 from tests.helpers import DEMO, demo_config
 
@@ -21,7 +21,7 @@ pytest.importorskip("vllm")
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
 CACHE = Path(os.environ.get("QUANTGATE_CACHE_DIR", "."))
-W4A16_RUNS_HERE = not _on_cpu() or cpu_has_any("avx512f")
+W4A16_RUNS_HERE = int4_kernels_here()
 QUANTIZED = "awq-int4" if W4A16_RUNS_HERE else "w8a8-int8"
 needs_quantized = pytest.mark.skipif(
     not artifacts.is_complete(artifacts.artifact_dir(CACHE, QUANTIZED)), reason=f"build it first: tox -e artifacts -- {QUANTIZED}"
