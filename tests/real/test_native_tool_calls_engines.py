@@ -107,12 +107,11 @@ def test_auto_tool_choice_passes_through_and_reads_as_the_server_answered(engine
         assert answer.text == message["content"] and parse_calls(answer.text).calls == ()
 
 
-# The baseline's server, the same weights on a server of their own (a twin), and the same weights
-# on a server without a function-calling chat format: a deployment that lost its tool parser.
+# The baseline's server and the same weights on a server of their own (a twin). (The tool-call
+# gate's FAIL on broken candidates is shown on in-process engines in test_structured_engines.py.)
 GATE_SERVERS = {
     "fc-f32": (f"{DEMO}@gguf-f32", ("--chat_format", "chatml-function-calling")),
     "fc-f32-twin": (f"{DEMO}@gguf-f32", ("--chat_format", "chatml-function-calling")),
-    "no-parser": (f"{DEMO}@gguf-f32", ()),
 }
 
 
@@ -132,9 +131,8 @@ def gate_servers() -> Iterator[dict[str, str]]:
 
 def test_the_tool_call_gate_decides_on_native_tool_calls_from_live_servers(pytester: pytest.Pytester, gate_servers: dict[str, str]) -> None:
     """The whole gate over native tool calls: tools and tool_choice = "auto" in the request
-    (prompt_format "template"), the servers' message.tool_calls read by the openai engine. The
-    same weights on their own server PASS with the same calls; a server that lost its tool
-    parser answers no call at all, and every case the baseline got right by calling is lost."""
+    (prompt_format "template"), the servers' message.tool_calls read by the openai engine, the
+    baseline asked live. The same weights on their own server PASS with the same calls."""
     from tests import reports
 
     tables = "".join(
@@ -145,18 +143,14 @@ def test_the_tool_call_gate_decides_on_native_tool_calls_from_live_servers(pytes
     )
     pytester.makefile(".toml", quantgate=f'baseline = "fc-f32"\n\n{tables}[gates.tool_call]\nprompt_format = "template"\ntool_choice = "auto"\n')
     result = pytester.runpytest_subprocess(
-        "--quant-candidate=fc-f32-twin,no-parser", "--quant-live-baseline", "--quantgate-suite=only", "-m", "tool_call",
+        "--quant-candidate=fc-f32-twin", "--quant-live-baseline", "--quantgate-suite=only", "-m", "tool_call",
         "--quantgate-report=r.json", "-p", "no:cacheprovider",
     )
     entries = reports.entries(pytester.path / "r.json")
-    twin, lost = entries[("fc-f32-twin", "tool_call")], entries[("no-parser", "tool_call")]
-    print({n: (e["verdict"], e["reason"]) for n, e in (("twin", twin), ("no-parser", lost))})
+    twin = entries[("fc-f32-twin", "tool_call")]
+    print(twin["verdict"], twin["reason"], twin["metrics"]["by_category"])
     native = [c for c in twin["cases"] if c["details"]["baseline_text"].startswith("<tool_call>")]
     assert len(native) >= len(twin["cases"]) // 2, "most of the baseline's answers are the server's native calls"
     assert twin["verdict"] == "pass", twin["reason"]
     assert twin["metrics"]["same_calls_as_baseline"] == twin["metrics"]["cases"]
-    assert not any(c["details"]["candidate_calls"] for c in lost["cases"]), "without a tool parser no answer is a call"
-    right_by_calling = [c for c in lost["cases"] if c["details"]["expected"] and not c["details"]["baseline_problems"]]
-    assert right_by_calling and lost["metrics"]["flips_pass_to_fail"] == len(right_by_calling)
-    assert lost["verdict"] != "pass", lost["reason"]
     result.stdout.fnmatch_lines(["*fc-f32-twin*tool_call*PASS*"])
