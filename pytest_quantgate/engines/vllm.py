@@ -90,7 +90,12 @@ def unsupported_reason(spec: CandidateSpec, model_dir: Path | None = None) -> st
     kv_cache = str(spec.runtime.get("kv_cache_dtype", ""))
     if kv_cache.startswith("fp8") and _on_cpu() and not cpu_has_any("avx512f", "amx_tile"):
         return f"vLLM's FP8 KV cache on CPU needs x86 with AVX-512 or AMX; this CPU has neither (runtime.kv_cache_dtype = {kv_cache!r})"
-    int4 = weight_only_int4(model_dir) if model_dir is not None else None
+    return checkpoint_reason(model_dir) if model_dir is not None else None
+
+
+def checkpoint_reason(model_dir: Path) -> str | None:
+    """Why this machine cannot run the checkpoint's own quantization (None: it can)."""
+    int4 = weight_only_int4(model_dir)
     if int4 and not int4_kernels_here():
         # vLLM picks its CPU W4A16 kernel, whose op (cpu_gemm_wna16) is compiled for AVX-512
         # only, and the engine dies at the first forward pass (vLLM issue #55613).
@@ -163,7 +168,7 @@ class VLLMEngine(hf_tokenizer.HFTokenizerEngine):
         from vllm import LLM
 
         spec = self.spec
-        reason = unsupported_reason(spec, model_dir)
+        reason = checkpoint_reason(model_dir)  # the spec's own flags were checked in _prepare
         if reason:
             raise EngineUnavailable(reason)
         options = engine_options(spec)
