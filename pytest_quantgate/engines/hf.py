@@ -233,8 +233,8 @@ class HFEngine(hf_tokenizer.HFTokenizerEngine):
         by_length: dict[int, list[int]] = {}
         for index, seq in enumerate(sequences):
             by_length.setdefault(len(seq), []).append(index)
-        batch_size = self.spec.generation.batch_size
-        for indices in by_length.values():  # equal lengths batch without padding
+        for length, indices in by_length.items():  # equal lengths batch without padding
+            batch_size = self._score_rows(length)
             for begin in range(0, len(indices), batch_size):
                 chunk = indices[begin : begin + batch_size]
                 scored = self._score_batch(
@@ -242,6 +242,15 @@ class HFEngine(hf_tokenizer.HFTokenizerEngine):
                 )
                 results.update(zip(chunk, scored))
         return [results[i] for i in range(len(sequences))]
+
+    # Full-vocabulary log-probs of a scored batch (and their log-softmax copy) stay under this.
+    SCORE_LOGITS_BYTES = 1 << 30
+
+    def _score_rows(self, length: int) -> int:
+        """Sequences of `length` tokens per forward pass: the batch size, fewer where their
+        full-vocabulary log-probs would pass SCORE_LOGITS_BYTES (long windows, big vocabularies)."""
+        per_row = length * self.model.config.vocab_size * 4 * 2
+        return max(1, min(self.spec.generation.batch_size, self.SCORE_LOGITS_BYTES // per_row))
 
     def _forward_logprobs(self, input_ids: Any) -> Any:
         torch = self._torch
