@@ -105,6 +105,10 @@ class GateHarness:
     def answers(
         self, case_ids: Sequence[str], requests: Sequence[GenerationRequest], top_k: int
     ) -> tuple[list[Generation], list[Generation]]:
+        baseline = self.baseline_answers(case_ids, requests, top_k)
+        return baseline, self.candidate_answers(case_ids, requests, top_k)
+
+    def baseline_answers(self, case_ids: Sequence[str], requests: Sequence[GenerationRequest], top_k: int) -> list[Generation]:
         def run_baseline() -> list[Any]:
             if self.state.live_baseline:
                 return [g.to_record() for g in self.live_baseline(requests, top_k, case_ids)]
@@ -113,10 +117,12 @@ class GateHarness:
                 return [g.to_record() for g in engine.generate(requests, top_k)]
 
         recorded = self.load_or_record({cid: req.record_key() for cid, req in zip(case_ids, requests)}, run_baseline)
+        return [Generation.from_record(r) for r in recorded]
+
+    def candidate_answers(self, case_ids: Sequence[str], requests: Sequence[GenerationRequest], top_k: int) -> list[Generation]:
         with using(self.candidate_engine()) as engine:
             _check_fits(engine, case_ids, requests)
-            candidate = engine.generate(requests, top_k)
-        return [Generation.from_record(r) for r in recorded], candidate
+            return engine.generate(requests, top_k)
 
     def live_baseline(self, requests: Sequence[GenerationRequest], top_k: int, case_ids: Sequence[str] = ()) -> list[Generation]:
         memo = self.state.live_answers

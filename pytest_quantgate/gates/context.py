@@ -56,6 +56,12 @@ class GateContext(Protocol):
     ) -> tuple[list[Generation], list[Generation]]:
         """The baseline's answers (its record when valid) and the candidate's, each in one batch."""
 
+    def baseline_answers(self, case_ids: Sequence[str], requests: Sequence[GenerationRequest], top_k: int) -> list[Generation]:
+        """The baseline's answers alone: its record when valid, else its engine (recorded)."""
+
+    def candidate_answers(self, case_ids: Sequence[str], requests: Sequence[GenerationRequest], top_k: int) -> list[Generation]:
+        """The candidate's answers alone, in one batch (a stage of a sequential run)."""
+
     def live_baseline(self, requests: Sequence[GenerationRequest], top_k: int) -> list[Generation]:
         """The baseline's answers now (never recorded), each request asked once per session."""
 

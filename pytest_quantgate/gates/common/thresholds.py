@@ -27,6 +27,16 @@ class CaseGateThresholds(PairedRule):
     builtin_cases: bool = setting(True, type="boolean")
 
 
+@dataclass(frozen=True)
+class StagedCases:
+    """A paired gate whose cases run in stages (gates/common/staged.py): the first `stage`
+    cases, doubling, then all, stopping at the first look that decides; 0 runs them all at
+    once. `spending`: how the false-pass rate is shared among the looks (sequential.py)."""
+
+    stage: int = setting(64, type="integer", minimum=0)
+    spending: str = setting("obrien_fleming", enum=["obrien_fleming", "pocock"])
+
+
 def max_new_tokens(default: int) -> int:
     """The `max_new_tokens` setting of a gate that generates answers."""
     return setting(default, type="integer", minimum=1)

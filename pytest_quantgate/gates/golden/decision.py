@@ -12,7 +12,8 @@ from difflib import SequenceMatcher
 from typing import Any, Sequence
 
 from ...engines.base import Generation
-from ...stats import PairedOutcomes, bootstrap_mean_ci, decide, paired_summary
+from ...sequential import Plan, decide_at
+from ...stats import PairedOutcomes, bootstrap_mean_ci, paired_summary
 from ..common import stops
 from ..common.cases import must_hold_ids
 from ..common.paired import must_hold_rule
@@ -82,7 +83,9 @@ def evaluate(
     baseline: Sequence[Generation],
     candidate: Sequence[Generation],
     limits: GoldenThresholds,
+    plan: Plan | None = None,
 ) -> GateVerdict:
+    """The gate's verdict over these cases (at `plan`'s look of a staged run, when staged)."""
     if not (len(cases) == len(baseline) == len(candidate)):
         raise ValueError("golden gate: cases, baseline and candidate results differ in length")
     thresholds = {
@@ -92,6 +95,8 @@ def evaluate(
         "margin": limits.margin,
         "confidence": limits.confidence,
         "min_similarity": limits.min_similarity,
+        "stage": limits.stage,
+        "spending": limits.spending,
     }
     if not cases:
         return GateVerdict(GATE, "error", "no golden cases to compare", thresholds=thresholds)
@@ -102,7 +107,7 @@ def evaluate(
         [d["baseline_expectation"] for d in with_expect], [d["candidate_expectation"] for d in with_expect]
     )
     rule, lost, held = must_hold_rule(outcomes, must_hold_ids(cases), limits.decision)
-    decision = decide(paired, rule, limits.margin, limits.confidence)
+    decision = decide_at(paired, rule, limits.margin, limits.confidence, plan)
     early = sum(any(p.startswith(("diverged", "stopped")) for p in o.problems) for o in outcomes)
     similarities = [d["similarity"] for d in details]
     metrics = {

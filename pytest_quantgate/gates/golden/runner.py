@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from ...engines.base import Generation
 from ...errors import UsageError
+from ...sequential import Plan
+from ..common.staged import staged_verdict
 from ..context import GateContext
 from ..verdict import GateVerdict
 from . import decision
@@ -22,5 +25,8 @@ def run(context: GateContext, cases: Sequence[GoldenCase] | None = None, thresho
             f"raise candidates.{context.baseline.name}.generation.top_logprobs"
         )
     requests = [c.request(context.baseline.generation.max_new_tokens) for c in chosen]
-    baseline, candidate = context.answers([c.id for c in chosen], requests, top_k)
-    return decision.evaluate(chosen, baseline, candidate, limits)
+
+    def evaluate(cases: Sequence[GoldenCase], baseline: Sequence[Generation], candidate: Sequence[Generation], plan: Plan | None) -> GateVerdict:
+        return decision.evaluate(cases, baseline, candidate, limits, plan)
+
+    return staged_verdict(context, chosen, [c.id for c in chosen], requests, top_k, limits, evaluate)

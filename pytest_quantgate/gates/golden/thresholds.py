@@ -3,11 +3,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...config.schema import setting
-from ..common.thresholds import CaseGateThresholds
+from ..common.thresholds import CaseGateThresholds, StagedCases
 
 
 @dataclass(frozen=True)
-class GoldenThresholds(CaseGateThresholds):
+class GoldenThresholds(CaseGateThresholds, StagedCases):
     # A divergent token inside the baseline's top-k is a near-tie, not a change of answer.
     top_k: int = setting(5, type="integer", minimum=1, maximum=20)
     diverge_outside_top_k_before: int = setting(16, type="integer", minimum=0)

@@ -1,0 +1,41 @@
+"""Print CI's per-stage timing table: the set-up steps .ci/run timed itself, then every tox
+environment's installs and commands from tox's --result-json journal."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def rows(journal: dict) -> list[tuple[str, float, str]]:
+    table = []
+    for env, data in journal.get("testenvs", {}).items():
+        setup = data.get("setup", [])
+        if setup:
+            table.append((f"{env}: install", sum(step["elapsed"] for step in setup), "ok" if all(s["retcode"] == 0 for s in setup) else "FAILED"))
+        for step in data.get("test", []):
+            command = " ".join(step["command"])
+            command = command if len(command) <= 60 else command[:57] + "..."
+            table.append((f"{env}: {command}", step["elapsed"], "ok" if step["retcode"] == 0 else f"exit {step['retcode']}"))
+    return table
+
+
+def main() -> None:
+    timed = [(name, float(seconds), "ok") for name, seconds in (arg.split("=", 1) for arg in sys.argv[2:])]
+    try:
+        with open(sys.argv[1]) as handle:
+            journal = json.load(handle)
+    except (OSError, ValueError) as exc:
+        journal = {}
+        print(f"(no tox journal: {exc})")
+    table = timed + rows(journal)
+    width = max((len(name) for name, _, _ in table), default=10)
+    print(f"\n{'stage':<{width}}  {'seconds':>8}  {'minutes':>7}  result")
+    for name, seconds, result in table:
+        print(f"{name:<{width}}  {seconds:>8.0f}  {seconds / 60:>7.1f}  {result}")
+    total = sum(seconds for _, seconds, _ in table)
+    print(f"{'total':<{width}}  {total:>8.0f}  {total / 60:>7.1f}")
+
+
+if __name__ == "__main__":
+    main()
