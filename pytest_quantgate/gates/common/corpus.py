@@ -26,8 +26,8 @@ class Window:
 
     @property
     def first_scored(self) -> int:
-        """Index of the first scored token: the second half of the window has context."""
-        return len(self.token_ids) // 2
+        """Index of the first scored token (predicted by logit row n/2, as llama-perplexity)."""
+        return len(self.token_ids) // 2 + 1
 
 
 def builtin_corpus() -> CorpusText:

@@ -145,9 +145,16 @@ def evaluate(baseline: Sequence[BaselineWindow], candidate: Sequence[CandidateWi
 
 
 # -- between engine results / records and the gate's arrays ------------------------------------
+# Which logit rows of a window are scored, as llama.cpp's `llama-perplexity --kl-divergence`
+# scores them (first = n_ctx/2; n_ctx - 1 - first rows: 127 of a 256-token window). Part of the
+# records' key, so records scored over other rows read as stale.
+SCORED_ROWS = "n/2..n-2"
+
+
 def _scored_positions(token_ids: Sequence[int]) -> range:
-    """Positions whose distribution predicts a token in the second half of the window."""
-    return range(len(token_ids) // 2 - 1, len(token_ids) - 1)
+    """Logit rows n/2 .. n-2 (each predicts the next token): every scored token has at least
+    half a window of context."""
+    return range(len(token_ids) // 2, len(token_ids) - 1)
 
 
 def baseline_record(token_ids: Sequence[int], scored: Any, top_k: int) -> dict[str, Any]:

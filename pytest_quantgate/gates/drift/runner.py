@@ -26,7 +26,8 @@ def run(context: GateContext, texts: Sequence[CorpusText] | None = None, thresho
     limits: DriftThresholds = context.settings("drift", thresholds)
     chosen = list(texts) if texts is not None else corpus(context, limits)
     keys = {
-        t.name: {"sha256": hashlib.sha256(t.text.encode()).hexdigest(), "context": limits.context, "top_k": limits.top_k}
+        t.name: {"sha256": hashlib.sha256(t.text.encode()).hexdigest(), "context": limits.context, "top_k": limits.top_k,
+                 "scored_rows": decision.SCORED_ROWS}
         for t in chosen
     }
 
