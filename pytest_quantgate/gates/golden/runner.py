@@ -8,7 +8,7 @@ from ...sequential import Plan
 from ..common.staged import staged_verdict
 from ..context import GateContext
 from ..verdict import GateVerdict
-from . import decision
+from . import decision, families
 from .cases import GOLDEN, GoldenCase
 from .thresholds import GoldenThresholds
 
@@ -18,6 +18,8 @@ def run(context: GateContext, cases: Sequence[GoldenCase] | None = None, thresho
     by a test are regression cases: none that held for the baseline may be lost."""
     limits: GoldenThresholds = context.settings("golden", thresholds, cases)
     chosen = context.cases(GOLDEN, limits, cases)
+    if cases is None:  # a test's own regression cases run alone
+        chosen += families.family_cases(limits.families, limits.family_size, limits.family_seed)
     top_k = context.baseline.generation.top_logprobs
     if limits.top_k > top_k:
         raise UsageError(

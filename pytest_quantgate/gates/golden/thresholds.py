@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from ...config.schema import setting
 from ..common.thresholds import CaseGateThresholds, StagedCases
+from .families import FAMILIES
 
 
 @dataclass(frozen=True)
@@ -12,3 +13,8 @@ class GoldenThresholds(CaseGateThresholds, StagedCases):
     top_k: int = setting(5, type="integer", minimum=1, maximum=20)
     diverge_outside_top_k_before: int = setting(16, type="integer", minimum=0)
     min_similarity: float = setting(0.0, type="number", minimum=0, maximum=1)
+    # Generated task families (families.py) beside the built-in and file cases: `family_size`
+    # seeded cases of each one named.
+    families: tuple[str, ...] = setting((), type="array", items={"enum": list(FAMILIES)}, uniqueItems=True)
+    family_size: int = setting(200, type="integer", minimum=1)
+    family_seed: int = setting(0, type="integer")
