@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
 TIERS = Path(__file__).resolve().parent
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers share two cores: one torch thread each, else their spinning thread pools
+    # fight (subprocesses the tests start inherit it).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -14,7 +14,7 @@ from tests import reports
 from tests.helpers import DEMO, GGUF, demo_config
 
 pytest.importorskip("llama_cpp")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 LATENCY = GGUF + f'''
 [candidates.gguf-f32-twin]
