@@ -360,7 +360,10 @@ def test_an_interrupted_run_is_marked_incomplete_and_never_passes(project: pytes
             "--quant-live-baseline", "--quantgate-suite=only", "-m", "compat or golden or safety", "-p", "pause_in_golden"]
     if workers:
         args += ["-p", "xdist", "-n", str(workers)]
-    run = subprocess.Popen(args, cwd=project.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # SIGINT as a terminal sends it, whatever this process inherited (a job started in the
+    # background by a non-interactive shell has SIGINT ignored, and so would pytest).
+    run = subprocess.Popen(args, cwd=project.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not (project.path / "golden-started").exists():
         assert run.poll() is None and time.monotonic() < deadline, run.stdout.read().decode() if run.stdout else ""
