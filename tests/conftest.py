@@ -59,8 +59,15 @@ def plugin_stack() -> None:
         import hypothesis  # noqa: F401
 
 
+XDIST_WORKER_VARIABLES = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID")
+
+
 @pytest.fixture(autouse=True)
-def _plugin_stack_before_pytester(request: pytest.FixtureRequest) -> None:
-    """Every test with a pytester project gets `plugin_stack` first."""
+def _plugin_stack_before_pytester(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test with a pytester project gets `plugin_stack` first. Run on an xdist worker,
+    the project's pytest is a session of its own, not a worker: without the worker's
+    variables (syrupy reads PYTEST_XDIST_WORKER and would leave out its report)."""
     if "pytester" in request.fixturenames:
         request.getfixturevalue("plugin_stack")
+        for name in XDIST_WORKER_VARIABLES:
+            monkeypatch.delenv(name, raising=False)
