@@ -26,8 +26,8 @@ alpha left: pass, fail on the estimate, or underpowered with the cases that woul
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any, Literal, Sequence
+from dataclasses import dataclass
+from typing import Literal, Sequence
 
 from scipy import stats as _scipy
 
@@ -88,9 +88,6 @@ class Look:
     @property
     def final(self) -> bool:
         return self.decision != "continue"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "result": self.result.to_dict()}
 
 
 def decide_look(outcomes: PairedOutcomes, margin: float, levels: Sequence[float], look: int) -> Look:

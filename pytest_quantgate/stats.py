@@ -148,16 +148,12 @@ def loss_bound(pass_to_fail: int, fail_to_pass: int, n: int, confidence: float, 
     return float(scipy.optimize.brentq(gap, estimate, edge, xtol=1e-9))
 
 
-def _loss_upper(pass_to_fail: int, fail_to_pass: int, n: int, confidence: float) -> float:
-    return loss_bound(pass_to_fail, fail_to_pass, n, confidence, "upper")
-
-
 def paired_noninferiority(outcomes: PairedOutcomes, margin: float, confidence: float = 0.95) -> NonInferiority:
     n = outcomes.n
     if n == 0:
         return NonInferiority("underpowered", 0.0, 1.0, margin, confidence, None, "no paired cases")
     b, c = outcomes.pass_to_fail, outcomes.fail_to_pass
-    bound = _loss_upper(b, c, n, confidence)
+    bound = loss_bound(b, c, n, confidence)
     estimate = outcomes.loss
     flips = f"{b} pass->fail vs {c} fail->pass flip(s) in {n} cases"
     p = mcnemar_exact(b, c, alternative="greater")
@@ -225,7 +221,7 @@ def cases_needed(rate_down: float, rate_up: float, margin: float, confidence: fl
     (None: more than MAX_CASES_NEEDED, or never: the loss itself is not within it)."""
 
     def resolves(n: int) -> bool:
-        return _loss_upper(round(rate_down * n), round(rate_up * n), n, confidence) <= margin
+        return loss_bound(round(rate_down * n), round(rate_up * n), n, confidence) <= margin
 
     high = max(start, 1)
     while not resolves(high):
