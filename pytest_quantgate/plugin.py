@@ -173,7 +173,7 @@ def _quiet_engine_libraries() -> None:
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     os.environ.setdefault("TQDM_DISABLE", "1")  # tqdm >= 4.66 reads it: conversion and calibration bars
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # vLLM's engine processes read it at start
-    for name in ("torchao", "optimum.quanto", "accelerate", "llama_cpp", "vllm"):
+    for name in ("torchao", "optimum.quanto", "accelerate", "llama_cpp", "vllm", "lm_eval"):
         logging.getLogger(name).setLevel(logging.ERROR)
     for module in ("torchao", "optimum.quanto", "transformers", "torch.ao"):
         warnings.filterwarnings("ignore", module=module)
@@ -411,10 +411,12 @@ def _write_report(session: pytest.Session, state: QuantgateState) -> None:
         "plugin_version": _plugin_version(),
     }
     try:
-        atomic.write_json(state.report_path, data)
         manifests = manifest.write_all(
             data, {c.name: c for c in state.candidates}, state.report.baselines, state.cache_dir, state.report_path
         )
+        for entry in data["candidates"]:  # the weights each verdict is about, in the report's header
+            entry["model_sha256"] = manifest.model_hashes(manifest.read(manifests[entry["name"]]))
+        atomic.write_json(state.report_path, data)
         release_report.write(data, state.report_path, manifests)
     except (OSError, QuantgateError) as exc:  # the verdict table is still printed, with why
         state.write_errors.append(f"the report could not be written to {state.report_path}: {reason(exc)}")

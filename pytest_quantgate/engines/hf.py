@@ -131,7 +131,8 @@ class HFEngine(hf_tokenizer.HFTokenizerEngine):
         self._grammar_compiler: Any = None
 
     # -- generation ---------------------------------------------------------------------
-    def _cache_kwargs(self) -> dict[str, Any]:
+    def cache_kwargs(self) -> dict[str, Any]:
+        """What `generate` needs for the candidate's quantized KV cache (none without one)."""
         kv = self.spec.quantization.kv_cache
         if kv is None:
             return {}
@@ -187,7 +188,7 @@ class HFEngine(hf_tokenizer.HFTokenizerEngine):
                 output_logits=True,
                 streamer=clock,
                 logits_processor=self._grammar(requests) or None,
-                **self._cache_kwargs(),
+                **self.cache_kwargs(),
             )
         elapsed = time.perf_counter() - started
         logprobs = torch.stack(out.logits, dim=1).float().log_softmax(dim=-1)  # [batch, steps, vocab]

@@ -327,13 +327,13 @@ class OpenAIEngine(hf_tokenizer.HFTokenizerEngine):
         if self.endpoint.api == "completions":
             # The prompt as this engine renders it: the server applies no template of its own.
             ids = self.render_chat(request.messages, request.tools)
-            payload |= {"prompt": self.tokenizer.decode(ids), "logprobs": top_k}
+            payload |= {"prompt": self.tokenizer.decode(ids)}
+            payload |= {"logprobs": top_k} if top_k else {}
         else:
-            payload |= {
-                "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-                "logprobs": True,
-                "top_logprobs": top_k,
-            }
+            payload["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+            # None asked: none computed (llama-cpp-python's server sorts the whole vocabulary
+            # in Python for every token it returns log-probs for: 1-2 s a request here).
+            payload |= {"logprobs": True, "top_logprobs": top_k} if top_k else {}
             if request.tools:
                 payload["tools"] = [dict(t) for t in request.tools]
                 if request.tool_choice is not None:

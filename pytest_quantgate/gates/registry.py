@@ -39,6 +39,7 @@ BUILTIN = (
     "drift",
     "compat",
     "canary",
+    "lm_eval",
 )
 
 

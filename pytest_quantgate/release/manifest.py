@@ -149,6 +149,11 @@ def write_all(report: Mapping[str, Any], specs: Mapping[str, CandidateSpec], bas
     return written
 
 
+def model_hashes(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """The candidate's and the rollback baseline's model hashes (models.model_hash)."""
+    return {"candidate": manifest["candidate"]["artifact"]["model_sha256"], "baseline": manifest["rollback"]["artifact"]["model_sha256"]}
+
+
 def read(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())

@@ -353,6 +353,22 @@ def test_the_openai_engine_sends_tool_choice_and_answers_native_calls_as_text() 
     assert sorted(json.dumps(body.get("tool_choice")) for body in bodies) == ["null"] * 2 + [json.dumps(named_choice)] * 2
 
 
+def test_no_log_probs_asked_means_none_requested() -> None:
+    """The canary compares text: asking top 0 keeps servers from computing log-probs at all."""
+    cache = Path(os.environ.get("QUANTGATE_CACHE_DIR") or models.default_cache_dir())
+    with ToolCallServer(OPENAI_STREAM, MESSAGE) as server:
+        endpoint = Endpoint(base_url=server.base_url, model="fake")
+        engine = load_engine(CandidateSpec("served", "openai", DEMO, endpoint=endpoint), cache)
+        try:
+            engine.generate([GenerationRequest.chat("Hi", 8)], top_logprobs=0)
+            engine.generate([GenerationRequest.chat("Hi", 8)], top_logprobs=2)
+        finally:
+            engine.close()
+        without, with_two = server.behaviour.bodies
+    assert "logprobs" not in without and "top_logprobs" not in without
+    assert with_two["logprobs"] is True and with_two["top_logprobs"] == 2
+
+
 def test_tool_choice_in_the_openai_spelling() -> None:
     assert openai.tool_choice_payload("auto") == "auto"
     assert openai.tool_choice_payload("get_weather") == {"type": "function", "function": {"name": "get_weather"}}

@@ -51,11 +51,19 @@ def test_two_workers_one_merged_report_manifests_and_html(pytester: pytest.Pytes
         assert data["candidate"]["artifact"]["model_sha256"] != data["rollback"]["artifact"]["model_sha256"]
         assert data["rollback"]["serve"]["argv"][:3] == ["python", "-m", "llama_cpp.server"]
     assert manifests["gguf-q2_k"]["candidate"]["artifact"]["path"].endswith(".Q2_K.gguf")
+    for name, entry in reports.candidates(report).items():  # the weights each verdict is about, in the header
+        artifacts = manifests[name]
+        assert entry["model_sha256"] == {
+            "candidate": artifacts["candidate"]["artifact"]["model_sha256"],
+            "baseline": artifacts["rollback"]["artifact"]["model_sha256"],
+        }
 
     markdown = (out / "run.md").read_text()
     assert "| gguf-q8_0 | gguf-f32 | **PASS** | pass | pass |" in markdown.splitlines()
     html = out / "run.html"
     assert "gguf-q2_k" in html.read_text()
+    q8_hash = reports.candidates(report)["gguf-q8_0"]["model_sha256"]["candidate"]
+    assert f"model sha256 `{q8_hash[:16]}`" in markdown and f'title="{q8_hash}"' in html.read_text()
     if CHROMIUM is None:
         pytest.skip("headless Chromium is not installed (apt-get install chromium): the screenshot check did not run")
     shot = pytester.path / "shot.png"

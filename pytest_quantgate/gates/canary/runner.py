@@ -23,7 +23,8 @@ def run(
         traffic.load((root / p for p in limits.traffic), limits.max_new_tokens), limits.sample, limits.seed
     )
     generation = [r.request for r in chosen]
-    baseline = context.live_baseline(generation, 1)
+    # Answers are compared as text: no log-probs asked (top 0), so servers compute none.
+    baseline = context.live_baseline(generation, 0)
     with using(context.candidate_engine()) as engine:
-        candidate = engine.generate(generation, 1)
+        candidate = engine.generate(generation, 0)
     return decision.evaluate(chosen, baseline, candidate, limits)
