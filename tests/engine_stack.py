@@ -18,5 +18,12 @@ import transformers.generation.utils  # noqa: E402,F401
 import transformers.models.llama.modeling_llama  # noqa: E402,F401
 import xgrammar.contrib.hf  # noqa: E402,F401
 
+try:  # the lm_eval gate: datasets registers pyarrow extension types once per process
+    import lm_eval.evaluator  # noqa: E402,F401
+    import lm_eval.models.huggingface  # noqa: E402,F401
+    import lm_eval.tasks  # noqa: E402,F401
+except ImportError:  # pragma: no cover - the lm-eval extra is not installed
+    pass
+
 import pytest_quantgate.engines.hf  # noqa: E402,F401
 import pytest_quantgate.engines.openai  # noqa: E402,F401
