@@ -12,7 +12,7 @@ from pytest_quantgate.gates.canary.thresholds import CanaryThresholds
 
 from pytest_quantgate.config import ConfigError
 from pytest_quantgate.gates.canary import decision as canary
-from pytest_quantgate.gates.canary import traffic as recorded_traffic
+from pytest_quantgate.gates.common import traffic as recorded_traffic
 
 from tests.helpers import gen
 

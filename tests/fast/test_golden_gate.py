@@ -148,3 +148,28 @@ def test_must_hold_cases_from_a_file_decide_case_by_case(tmp_path) -> None:
     mixed = golden.evaluate(marked + filler, [kept] * 5 + [ok] * 60, [dropped] + [kept] * 4 + [ok] * 60, limits)
     assert mixed.metrics["expectations"]["decision"] == "pass"  # the paired rule alone would pass it
     assert mixed.verdict == "fail" and "(quillo-0)" in mixed.reason
+
+
+def test_recorded_traffic_becomes_cases_on_which_the_candidate_must_agree_with_the_baseline(tmp_path) -> None:
+    import json
+
+    from pytest_quantgate.gates.golden.runner import traffic_cases
+
+    lines = [{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": f"Question {i}?"}],
+              "max_tokens": 20} for i in range(5)]
+    (tmp_path / "t.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    limits = GoldenThresholds(traffic=("t.jsonl",), traffic_sample=3, traffic_seed=1, diverge_outside_top_k_before=0)
+    cases = traffic_cases(tmp_path, limits, 64)
+    assert len(cases) == 3 and cases == traffic_cases(tmp_path, limits, 64)  # seeded
+    assert cases[0].id.startswith("traffic:t.jsonl:") and cases[0].category == "traffic"
+    request = cases[0].request(64)  # sent as recorded: its system turn and its own token cap
+    assert request.messages[0].content == "Be brief." and request.max_new_tokens == 20
+
+    base = gen("Ada Lovelace wrote it in 1843.", [1, 2, 3])
+    same = golden.compare_case(cases[0], base, gen("Ada Lovelace wrote it in 1843, I think.", [1, 2, 4]), limits)
+    assert same.passed and same.details["candidate_expectation"] is True and same.details["baseline_expectation"] is True
+    dropped = golden.compare_case(cases[0], base, gen("Ada Lovelace wrote it in 1842.", [1, 2, 5]), limits)
+    assert not dropped.passed and dropped.details["flip"] == "pass->fail" and dropped.details["dropped_facts"] == ["1843"]
+    assert dropped.problems == ("drops what the baseline states: '1843'",)
+    with pytest.raises(Exception, match="recorded traffic file .*missing.jsonl does not exist; fix gates.golden.traffic"):
+        traffic_cases(tmp_path, GoldenThresholds(traffic=("missing.jsonl",)), 64)

@@ -14,13 +14,12 @@ from typing import Any, Sequence
 
 from ...engines.base import Generation
 from ..common import paired
-from ..common.grounding import claims, unstated
+from ..common.grounding import Agreement
 from ..common.json_answers import read_json, schema_errors
 from ..common.stops import StopFacts
-from ..golden.decision import similarity
 from ..verdict import GateVerdict
 from .thresholds import CanaryThresholds
-from .traffic import RecordedRequest
+from ..common.traffic import RecordedRequest
 
 GATE = "canary"
 
@@ -40,17 +39,12 @@ def usable(answer: Generation, schema: Any) -> list[str]:
 def compare_case(case: RecordedRequest, baseline: Generation, candidate: Generation, limits: CanaryThresholds) -> Any:
     schema = case.schema
     b_problems, c_problems = usable(baseline, schema), usable(candidate, schema)
-    score = round(similarity(baseline.text, candidate.text), 4)
-    dropped = unstated(claims(baseline.text), candidate.text)
-    problems = list(c_problems)
-    if score < limits.min_similarity:
-        problems.append(f"answers differently (similarity {score} < {limits.min_similarity})")
-    if dropped:
-        problems.append(f"drops what the baseline states: {', '.join(map(repr, dropped[:5]))}")
-    agrees = score >= limits.min_similarity and not dropped
+    agreement = Agreement.of(baseline.text, candidate.text, limits.min_similarity)
+    problems = list(c_problems) + agreement.problems()
+    agrees = agreement.agrees
     details = {
-        "similarity": score,
-        "dropped_facts": dropped,
+        "similarity": agreement.similarity,
+        "dropped_facts": list(agreement.dropped),
         "exact_match": baseline.text == candidate.text,
         "agrees": agrees,
         "schema": schema is not None,

@@ -5,7 +5,8 @@ from typing import Sequence
 from ...engines.base import EngineUnavailable
 from ..context import GateContext, using
 from ..verdict import GateVerdict
-from . import decision, traffic
+from ..common import traffic
+from . import decision
 from .thresholds import CanaryThresholds
 
 

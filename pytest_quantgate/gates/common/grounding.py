@@ -10,6 +10,7 @@ answer with at least `nli_threshold`.
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -58,6 +59,37 @@ def unstated(found: Sequence[str], text: str) -> list[str]:
     """The claims (numbers, dates, names) that `text` does not state."""
     support = _normal(text)
     return [c for c in found if _normal(c) not in support]
+
+
+def similarity(a: str, b: str) -> float:
+    """difflib's ratio of two answers (1.0: identical)."""
+    return SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How a candidate's answer agrees with the baseline's to the same request: close in
+    wording (difflib ratio) and stating every number, date and name the baseline stated."""
+
+    similarity: float
+    dropped: tuple[str, ...]
+    min_similarity: float
+
+    @property
+    def agrees(self) -> bool:
+        return self.similarity >= self.min_similarity and not self.dropped
+
+    @classmethod
+    def of(cls, baseline: str, candidate: str, min_similarity: float) -> "Agreement":
+        return cls(round(similarity(baseline, candidate), 4), tuple(unstated(claims(baseline), candidate)), min_similarity)
+
+    def problems(self) -> list[str]:
+        found = []
+        if self.similarity < self.min_similarity:
+            found.append(f"answers differently (similarity {self.similarity} < {self.min_similarity})")
+        if self.dropped:
+            found.append(f"drops what the baseline states: {', '.join(map(repr, self.dropped[:5]))}")
+        return found
 
 
 def _normal(text: str) -> str:

@@ -31,8 +31,13 @@ class GoldenCase(FileCase):
     category: str = ""
     expect: Expectation | None = None
     max_new_tokens: int | None = None
+    # A request from recorded traffic (gates.golden.traffic), sent as it was recorded; the
+    # candidate must agree with the baseline's answer to it rather than meet an expectation.
+    recorded: GenerationRequest | None = None
 
     def request(self, default_max_new_tokens: int) -> GenerationRequest:
+        if self.recorded is not None:
+            return self.recorded
         return GenerationRequest.chat(self.prompt, self.max_new_tokens or default_max_new_tokens, system=self.system)
 
 

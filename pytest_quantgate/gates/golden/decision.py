@@ -8,13 +8,13 @@ case's own expectation still holds where it held for the baseline.
 
 from __future__ import annotations
 
-from difflib import SequenceMatcher
 from typing import Any, Sequence
 
 from ...engines.base import Generation
 from ...sequential import Plan, decide_at
 from ...stats import PairedOutcomes, bootstrap_mean_ci, paired_summary
 from ..common import stops
+from ..common.grounding import Agreement, similarity
 from ..common.cases import must_hold_ids
 from ..common.paired import must_hold_rule
 from ..verdict import CaseOutcome, GateVerdict
@@ -30,10 +30,6 @@ def first_divergence(baseline: Sequence[int], candidate: Sequence[int]) -> int |
         if b != c:
             return pos
     return None if len(baseline) == len(candidate) else min(len(baseline), len(candidate))
-
-
-def similarity(a: str, b: str) -> float:
-    return SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
 def compare_case(
@@ -65,7 +61,14 @@ def compare_case(
         details.update(within_top_k=False)
         if diverged_at < limits.diverge_outside_top_k_before:
             problems.append(f"stopped differently at token {diverged_at} ({baseline.finish_reason} -> {candidate.finish_reason})")
-    if case.expect is not None:
+    if case.recorded is not None:  # recorded traffic: agreement with the baseline's own answer
+        agreement = Agreement.of(baseline.text, candidate.text, limits.traffic_min_similarity)
+        details.update(expectation="agrees with the baseline", baseline_expectation=True,
+                       candidate_expectation=agreement.agrees, dropped_facts=list(agreement.dropped))
+        if not agreement.agrees:
+            details["flip"] = "pass->fail"
+            problems.extend(agreement.problems())
+    elif case.expect is not None:
         held_b, held_c = case.expect.holds(baseline.text), case.expect.holds(candidate.text)
         details.update(expectation=case.expect.kind, baseline_expectation=held_b, candidate_expectation=held_c)
         if held_b and not held_c:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 from ...engines.base import Generation
 from ...errors import UsageError
 from ...sequential import Plan
+from ..common import traffic
 from ..common.staged import staged_verdict
 from ..context import GateContext
 from ..verdict import GateVerdict
@@ -20,6 +22,7 @@ def run(context: GateContext, cases: Sequence[GoldenCase] | None = None, thresho
     chosen = context.cases(GOLDEN, limits, cases)
     if cases is None:  # a test's own regression cases run alone
         chosen += families.family_cases(limits.families, limits.family_size, limits.family_seed)
+        chosen += traffic_cases(context.config.path.parent, limits, context.baseline.generation.max_new_tokens)
     top_k = context.baseline.generation.top_logprobs
     if limits.top_k > top_k:
         raise UsageError(
@@ -32,3 +35,14 @@ def run(context: GateContext, cases: Sequence[GoldenCase] | None = None, thresho
         return decision.evaluate(cases, baseline, candidate, limits, plan)
 
     return staged_verdict(context, chosen, [c.id for c in chosen], requests, top_k, limits, evaluate)
+
+
+def traffic_cases(root: Path, limits: GoldenThresholds, max_new_tokens: int) -> list[GoldenCase]:
+    """A seeded sample of the recorded requests, each a case sent as recorded."""
+    if not limits.traffic:
+        return []
+    recorded = traffic.sample(traffic.load((root / p for p in limits.traffic), max_new_tokens, "gates.golden.traffic"), limits.traffic_sample, limits.traffic_seed)
+    return [
+        GoldenCase(id=f"traffic:{r.id}", prompt=r.request.messages[-1].content, category="traffic", recorded=r.request)
+        for r in recorded
+    ]

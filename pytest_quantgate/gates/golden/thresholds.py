@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...config.schema import setting
-from ..common.thresholds import CaseGateThresholds, StagedCases
+from ..common.thresholds import FILES, CaseGateThresholds, StagedCases
 from .families import FAMILIES
 
 
@@ -18,3 +18,10 @@ class GoldenThresholds(CaseGateThresholds, StagedCases):
     families: tuple[str, ...] = setting((), type="array", items={"enum": list(FAMILIES)}, uniqueItems=True)
     family_size: int = setting(200, type="integer", minimum=1)
     family_seed: int = setting(0, type="integer")
+    # Recorded traffic (JSONL of OpenAI chat request bodies, as gates.canary.traffic reads):
+    # `traffic_sample` requests drawn with `traffic_seed` become cases on which the candidate
+    # must agree with the baseline's recorded answer (similarity and the facts it states).
+    traffic: tuple[str, ...] = setting((), **FILES)
+    traffic_sample: int = setting(200, type="integer", minimum=1)
+    traffic_seed: int = setting(0, type="integer")
+    traffic_min_similarity: float = setting(0.3, type="number", minimum=0, maximum=1)

@@ -1,5 +1,5 @@
 """Recorded traffic: JSONL files of OpenAI chat request bodies (what a gateway logs), read as
-generation requests for the canary gate, and a sample of them drawn reproducibly."""
+generation requests (the canary gate replays them live, golden records the baseline's answers), and a sample of them drawn reproducibly."""
 
 from __future__ import annotations
 
@@ -66,12 +66,13 @@ def _request(body: Mapping[str, Any], max_new_tokens: int) -> GenerationRequest:
     )
 
 
-def load(paths: Iterable[Path], max_new_tokens: int) -> list[RecordedRequest]:
+def load(paths: Iterable[Path], max_new_tokens: int, setting: str = "gates.canary.traffic") -> list[RecordedRequest]:
+    """Every request of the files; `setting` (the config key naming them) is what an error says to fix."""
     validator = jsonschema.Draft202012Validator(REQUEST_SCHEMA)
     requests = []
     for path in paths:
         if not path.is_file():
-            raise ConfigError(f"recorded traffic file {path} does not exist; fix gates.canary.traffic")
+            raise ConfigError(f"recorded traffic file {path} does not exist; fix {setting}")
         for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
             if not line.strip():
                 continue
