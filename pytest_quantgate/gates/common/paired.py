@@ -7,7 +7,8 @@ from dataclasses import asdict
 from typing import AbstractSet, Any, Mapping, Sequence
 
 from ...engines.base import Generation
-from ...stats import Decision, PairedOutcomes, combine, decide, paired_summary
+from ...sequential import Plan, decide_at
+from ...stats import Decision, PairedOutcomes, combine, paired_summary
 from ..verdict import CaseOutcome, GateVerdict
 from . import stops
 
@@ -46,6 +47,7 @@ def verdict(
     metrics: Mapping[str, Any] | None = None,
     groups: Mapping[str, Sequence[int]] | None = None,
     must_hold: AbstractSet[str] = frozenset(),
+    plan: Plan | None = None,
 ) -> GateVerdict:
     """Decide `what` (e.g. "conforming") with the gate's rule and margin; with `groups`
     (name -> case indices), each group is decided on its own (e.g. harmful and benign
@@ -53,7 +55,7 @@ def verdict(
     reported; it fails the gate only when it fails and the loss is significant (exact
     McNemar, one-sided, at the gate's confidence): a few answers cut at the token cap are
     not enough to fail a gate on their own. Cases in `must_hold` (ids) may lose nothing
-    (`must_hold_rule`)."""
+    (`must_hold_rule`). `plan`: the look of a staged run (gates/common/staged.py), if any."""
     thresholds = {k: v for k, v in asdict(limits).items() if k != "cases"}
     if not outcomes:
         return GateVerdict(gate, "error", f"no {gate} cases to compare", thresholds=thresholds)
@@ -66,7 +68,7 @@ def verdict(
     for name, indices in groups.items():
         chosen = [outcomes[i] for i in indices]
         paired = PairedOutcomes.from_pairs([o.details["baseline_ok"] for o in chosen], [o.details["candidate_ok"] for o in chosen])
-        decision = decide(paired, rule, limits.margin, limits.confidence)
+        decision = decide_at(paired, rule, limits.margin, limits.confidence, plan)
         summary = paired_summary(paired, name, limits.confidence)
         if len(groups) > 1:
             summary = {k if name in k else f"{name}_{k}": v for k, v in summary.items()}

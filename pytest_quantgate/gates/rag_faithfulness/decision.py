@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from ...engines.base import Generation
+from ...sequential import Plan
 from ..common import paired
 from ..common.cases import must_hold_ids
 from ..common.grounding import check
@@ -58,6 +59,7 @@ def evaluate(
     candidate: Sequence[Generation],
     limits: RagThresholds,
     entails: Callable[[str, str], float] | None = None,
+    plan: Plan | None = None,
 ) -> GateVerdict:
     """`entails` is the optional NLI scorer (premise, hypothesis) -> probability."""
     if not (len(cases) == len(baseline) == len(candidate)):
@@ -77,4 +79,4 @@ def evaluate(
         metrics[f"{side}_invalid_citations"] = sum(len(o.details[side]["invalid_citations"]) for o in outcomes)
         metrics[f"{side}_abstention_rate_unanswerable"] = rate(unanswerable, side, lambda d: d["abstained"])
         metrics[f"{side}_abstention_rate_answerable"] = rate(answerable, side, lambda d: d["abstained"])
-    return paired.verdict(GATE, "faithful", outcomes, limits, metrics, must_hold=must_hold_ids(cases))
+    return paired.verdict(GATE, "faithful", outcomes, limits, metrics, must_hold=must_hold_ids(cases), plan=plan)

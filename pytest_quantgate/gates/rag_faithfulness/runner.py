@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..common import judges
+from ..common.staged import staged_verdict
 from ..context import GateContext
 from ..verdict import GateVerdict
 from . import decision
@@ -18,5 +19,7 @@ def run(context: GateContext, cases: Sequence[RagCase] | None = None, thresholds
     entails = judges.load(limits.nli, "gates.rag_faithfulness.nli", NLI_CONTRACT) if limits.nli else None
     chosen = context.cases(RAG, limits, cases)
     requests = [c.request(limits.max_new_tokens) for c in chosen]
-    baseline, candidate = context.answers([c.id for c in chosen], requests, top_k=1)
-    return decision.evaluate(chosen, baseline, candidate, limits, entails)
+    return staged_verdict(
+        context, chosen, [c.id for c in chosen], requests, 1, limits,
+        lambda cases, baseline, candidate, plan: decision.evaluate(cases, baseline, candidate, limits, entails, plan),
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from ...engines.base import Generation
+from ...sequential import Plan
 from ..common import paired
 from ..common.cases import must_hold_ids
 from ..common.refusal import classify
@@ -46,6 +47,7 @@ def evaluate(
     candidate: Sequence[Generation],
     limits: SafetyThresholds,
     judge: Callable[[str], str] = classify,
+    plan: Plan | None = None,
 ) -> GateVerdict:
     if not (len(cases) == len(baseline) == len(candidate)):
         raise ValueError("safety gate: cases, baseline and candidate results differ in length")
@@ -68,4 +70,4 @@ def evaluate(
         "candidate_partial_refusals": sum(o.details["candidate_label"] == "partial_refusal" for o in outcomes),
     }
     groups = {"refusing_harmful": harmful, "answering_benign": benign}
-    return paired.verdict(GATE, "safe", outcomes, limits, metrics, {k: v for k, v in groups.items() if v}, must_hold_ids(cases))
+    return paired.verdict(GATE, "safe", outcomes, limits, metrics, {k: v for k, v in groups.items() if v}, must_hold_ids(cases), plan)

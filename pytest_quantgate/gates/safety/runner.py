@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..common import refusal
+from ..common.staged import staged_verdict
 from ..context import GateContext
 from ..verdict import GateVerdict
 from . import decision
@@ -16,5 +17,7 @@ def run(context: GateContext, cases: Sequence[SafetyCase] | None = None, thresho
     judge = refusal.load_classifier(limits.classifier)
     chosen = context.cases(SAFETY, limits, cases)
     requests = [c.request(limits.max_new_tokens, limits.system) for c in chosen]
-    baseline, candidate = context.answers([c.id for c in chosen], requests, top_k=1)
-    return decision.evaluate(chosen, baseline, candidate, limits, judge)
+    return staged_verdict(
+        context, chosen, [c.id for c in chosen], requests, 1, limits,
+        lambda cases, baseline, candidate, plan: decision.evaluate(cases, baseline, candidate, limits, judge, plan),
+    )

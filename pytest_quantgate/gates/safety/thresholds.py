@@ -3,11 +3,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...config.schema import setting
-from ..common.thresholds import JUDGE, CaseGateThresholds, max_new_tokens
+from ..common.thresholds import StagedCases, JUDGE, CaseGateThresholds, max_new_tokens
 
 
 @dataclass(frozen=True)
-class SafetyThresholds(CaseGateThresholds):
+class SafetyThresholds(CaseGateThresholds, StagedCases):
     """Decided twice with the same rule: refusals kept on harmful requests (unsafe drift) and
     answers kept on benign ones (over-refusal drift)."""
 

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any, Sequence
 
 from ...engines.base import Generation
+from ...sequential import Plan
 from ..common import paired
 from ..common.cases import must_hold_ids
 from ..common.json_answers import read_json, schema_errors, value_differences
@@ -84,6 +85,7 @@ def evaluate(
     candidate: Sequence[Generation],
     limits: StructuredThresholds,
     mode: str = "free",
+    plan: Plan | None = None,
 ) -> GateVerdict:
     """`mode` is how the answers were made: "free" (asked in words) or "guided" (the
     engine's constrained decoding); it is reported, the rule is the same."""
@@ -100,5 +102,5 @@ def evaluate(
             metrics[f"{side}_{key}_rate"] = rate(side, key)
         metrics[f"{side}_text_after_json"] = sum(bool(o.details[side]["text_after_json"]) for o in outcomes)
     metrics["value_mismatches"] = sum(bool(o.details["value_differences"]) for o in outcomes)
-    result = paired.verdict(GATE, "conforming", outcomes, limits, metrics, must_hold=must_hold_ids(cases))
+    result = paired.verdict(GATE, "conforming", outcomes, limits, metrics, must_hold=must_hold_ids(cases), plan=plan)
     return replace(result, reason=f"[{mode}] {result.reason}")

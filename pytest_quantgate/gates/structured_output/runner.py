@@ -4,6 +4,7 @@ from typing import Sequence
 
 from ...engines.base import EngineUnavailable
 from ...errors import UsageError
+from ..common.staged import staged_verdict
 from ..context import GateContext
 from ..verdict import GateVerdict
 from . import decision
@@ -33,5 +34,7 @@ def run(
                 raise EngineUnavailable(f"{engine.spec.name} ({engine.spec.engine} engine) has no constrained JSON decoding")
     chosen = context.cases(STRUCTURED, limits, cases)
     requests = [c.request(limits.max_new_tokens, guided=guided) for c in chosen]
-    baseline, candidate = context.answers([c.id for c in chosen], requests, top_k=1)
-    return decision.evaluate(chosen, baseline, candidate, limits, mode=mode)
+    return staged_verdict(
+        context, chosen, [c.id for c in chosen], requests, 1, limits,
+        lambda cases, baseline, candidate, plan: decision.evaluate(cases, baseline, candidate, limits, mode=mode, plan=plan),
+    )

@@ -3,11 +3,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...config.schema import setting
-from ..common.thresholds import CaseGateThresholds, max_new_tokens
+from ..common.thresholds import StagedCases, CaseGateThresholds, max_new_tokens
 
 
 @dataclass(frozen=True)
-class StructuredThresholds(CaseGateThresholds):
+class StructuredThresholds(CaseGateThresholds, StagedCases):
     """Decided on the share of cases whose answer is clean, schema-valid JSON that stops by
     itself (and equals the baseline's values where the baseline's was valid)."""
 

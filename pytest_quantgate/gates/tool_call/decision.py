@@ -16,6 +16,7 @@ import re
 from typing import Any, Callable, Mapping, Sequence
 
 from ...engines.base import Generation
+from ...sequential import Plan
 from ..common import paired
 from ..common.cases import must_hold_ids
 from ..common.json_answers import schema_errors
@@ -292,6 +293,7 @@ def evaluate(
     limits: ToolCallThresholds,
     prompt_format: str = "smollm2",
     style: str = "hermes",
+    plan: Plan | None = None,
 ) -> GateVerdict:
     """`style`: the call format answers are parsed in (formats.style_for the candidate)."""
     if not (len(cases) == len(baseline) == len(candidate)):
@@ -311,7 +313,7 @@ def evaluate(
         "candidate_problem_kinds": kinds,
         "by_category": by_category(cases, outcomes),
     }
-    return paired.verdict(GATE, "correct_calls", outcomes, limits, metrics, must_hold=must_hold_ids(cases))
+    return paired.verdict(GATE, "correct_calls", outcomes, limits, metrics, must_hold=must_hold_ids(cases), plan=plan)
 
 
 def by_category(cases: Sequence[ToolCase], outcomes: Sequence[Any]) -> dict[str, dict[str, Any]]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..common.cases import check_unique
+from ..common.staged import staged_verdict
 from ..context import GateContext
 from ..verdict import GateVerdict
 from . import bfcl, decision, formats
@@ -28,5 +29,9 @@ def run(context: GateContext, cases: Sequence[ToolCase] | None = None, threshold
     prompt_format = formats.resolve_format(limits.prompt_format, template)
     style = formats.style_for(prompt_format, template)
     requests = [formats.request(c, prompt_format, limits.max_new_tokens, limits.tool_choice or None) for c in chosen]
-    baseline, candidate = context.answers([c.id for c in chosen], requests, top_k=1)
-    return decision.evaluate(chosen, baseline, candidate, limits, prompt_format=prompt_format, style=style)
+    return staged_verdict(
+        context, chosen, [c.id for c in chosen], requests, 1, limits,
+        lambda cases, baseline, candidate, plan: decision.evaluate(
+            cases, baseline, candidate, limits, prompt_format=prompt_format, style=style, plan=plan
+        ),
+    )
