@@ -122,3 +122,22 @@ def test_snapshot_update_records_the_baseline_then_candidates_reuse_it(
     for e in reports.candidates(pytester.path / "r2.json")["hf-int8"]["gates"]:
         assert e["baseline_source"] == "record"
         assert e["engines"]["baseline_loaded"] is False
+
+
+def test_recorded_traffic_becomes_golden_cases_int8_agrees_and_kv2_does_not(pytester: pytest.Pytester) -> None:
+    """gates.golden.traffic: the canary's recorded requests, the baseline's answers recorded
+    once (tests/data/traffic_records/), the candidate held to agreement with them."""
+    from tests.helpers import DATA
+
+    extra = f'[gates.golden]\nbuiltin_cases = false\ntraffic = ["{DATA / "canary_traffic.jsonl"}"]\nmargin = 0.2\n'
+    pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=str(DATA / "traffic_records"), extra=extra))
+    result = pytester.runpytest_inprocess("--quant-candidate=hf-int8,hf-kv2", "--quantgate-report=r.json", *SUITE)
+    result.assert_outcomes(passed=1, failed=1)
+    report = reports.entries(pytester.path / "r.json")
+    int8, kv2 = report[("hf-int8", "golden")], report[("hf-kv2", "golden")]
+    assert int8["baseline_source"] == "record" and int8["engines"]["baseline_loaded"] is False
+    assert int8["verdict"] == "pass" and int8["metrics"]["cases"] == 36, int8["reason"]
+    assert all(c["case_id"].startswith("traffic:canary_traffic.jsonl:") for c in int8["cases"])
+    assert int8["metrics"]["candidate_expectation_rate"] >= 0.9  # agreeing with the baseline's answers
+    assert kv2["verdict"] == "fail" and kv2["metrics"]["candidate_expectation_rate"] < 0.5
+    assert any("drops what the baseline states" in p for c in kv2["cases"] for p in c["problems"])

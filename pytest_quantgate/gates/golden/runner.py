@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ...engines.base import Generation
-from ...errors import UsageError
+from ...errors import ConfigError, UsageError
 from ...sequential import Plan
 from ..common import traffic
 from ..common.staged import staged_verdict
@@ -19,10 +19,14 @@ def run(context: GateContext, cases: Sequence[GoldenCase] | None = None, thresho
     """Golden prompts against the baseline's recorded answers (paired statistics); cases given
     by a test are regression cases: none that held for the baseline may be lost."""
     limits: GoldenThresholds = context.settings("golden", thresholds, cases)
-    chosen = context.cases(GOLDEN, limits, cases)
-    if cases is None:  # a test's own regression cases run alone
+    if cases is not None:  # a test's own regression cases run alone
+        chosen = context.cases(GOLDEN, limits, cases)
+    else:
+        chosen = context.cases(GOLDEN, limits) if limits.builtin_cases or limits.cases else []
         chosen += families.family_cases(limits.families, limits.family_size, limits.family_seed)
         chosen += traffic_cases(context.config.path.parent, limits, context.baseline.generation.max_new_tokens)
+        if not chosen:
+            raise ConfigError("gates.golden has no cases (builtin_cases = false and no case files, families or traffic)")
     top_k = context.baseline.generation.top_logprobs
     if limits.top_k > top_k:
         raise UsageError(
