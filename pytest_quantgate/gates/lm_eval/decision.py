@@ -57,7 +57,7 @@ class MismatchedSamples(ValueError):
 
 
 def evaluate(baseline: Sequence[TaskScores], candidate: Sequence[TaskScores], limits: LmEvalThresholds) -> GateVerdict:
-    thresholds = asdict(limits)
+    thresholds = {k: v for k, v in asdict(limits).items() if v not in (None, (), {})}  # the settings in force
     outcomes: list[CaseOutcome] = []
     metrics: dict[str, Any] = {"tasks": {}}
     decisions, reasons, keys = [], [], []
@@ -102,11 +102,11 @@ def _paired_samples(base: TaskScores, cand: TaskScores) -> list[tuple[SampleScor
 def _outcome(task: str, base: SampleScore, cand: SampleScore) -> CaseOutcome:
     lost = base.passed and not cand.passed
     flip = "pass->fail" if lost else "fail->pass" if cand.passed and not base.passed else None
-    problems = (f"scored {cand.score:g} (baseline {base.score:g}): answered {cand.response!r}, baseline {base.response!r}",) if lost else ()
+    problems = (f"scored {cand.score:g} (baseline {base.score:g}) under the task's metric",) if lost else ()
     return CaseOutcome(
         f"{task}/{base.doc_id}",
         passed=not lost,
         problems=problems,
         details={"baseline_ok": base.passed, "candidate_ok": cand.passed, "flip": flip,
-                 "baseline_response": base.response, "candidate_response": cand.response},
+                 "baseline_text": base.response, "candidate_text": cand.response},
     )
