@@ -2,8 +2,9 @@
 
 A transformers candidate is lm-eval's `HFLM` over the engine's loaded (quantized) model and
 tokenizer, with its quantized KV cache passed to `generate` as the engine passes it; any other
-candidate is lm-eval's `local-completions` model against the candidate's served endpoint (the
-runtime's own server, as `vllm serve` or llama.cpp's server serve it). Both models of a
+candidate is lm-eval's `local-chat-completions` model against the candidate's served endpoint
+(the runtime's own server, as `vllm serve` or llama.cpp's server serve it; the server applies
+the model's chat template). Both models of a
 comparison therefore run through the same lm-eval model kind on their own engines.
 """
 
@@ -23,7 +24,7 @@ class LmEvalModel:
     """lm-eval's model object and the generation kwargs every generative task must add."""
 
     lm: Any
-    kind: str  # "hf" or "local-completions": what lm-eval calls the model class
+    kind: str  # what lm-eval calls the model class: "hf" or "local-chat-completions"
     gen_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -34,9 +35,10 @@ def require_lm_eval() -> None:
         raise EngineUnavailable(f"the lm_eval gate needs lm-evaluation-harness: pip install 'pytest-quantgate[lm-eval]' ({exc})") from exc
 
 
-def lm_eval_model(engine: Engine, served: Callable[[], "ServedModel"], batch_size: int | None) -> LmEvalModel:
+def lm_eval_model(engine: Engine, served: Callable[[], "ServedModel"], batch_size: int | None, chat: bool) -> LmEvalModel:
     """lm-eval's model for `engine`: HFLM over a transformers engine's model, else the
-    candidate's endpoint (`served()` starts its runtime's server when it has one)."""
+    candidate's endpoint (`served()` starts its runtime's server when it has one); `chat`:
+    the tasks are asked through the model's chat template."""
     require_lm_eval()
     from .hf import HFEngine
 
@@ -50,25 +52,26 @@ def lm_eval_model(engine: Engine, served: Callable[[], "ServedModel"], batch_siz
             max_length=engine.tokenizer_facts().max_context,
         )
         return LmEvalModel(lm, "hf", engine.cache_kwargs())
-    return _completions_model(served(), batch_size)
+    return _served_model(served(), batch_size, chat)
 
 
-def _completions_model(model: "ServedModel", batch_size: int | None) -> LmEvalModel:
-    from lm_eval.models.openai_completions import LocalCompletionsAPI
+def _served_model(model: "ServedModel", batch_size: int | None, chat: bool) -> LmEvalModel:
+    """lm-eval's `local-chat-completions` model: the server applies the model's own chat
+    template (generative tasks). Raw-prompt tasks over an endpoint would need lm-eval's
+    `local-completions` with token-id prompts and echoed prompt log-probs, which llama-cpp-
+    python's server does not take; not offered until it is proven on a server that does."""
+    from lm_eval.models.openai_completions import LocalChatCompletion
 
-    if model.model_path is None:
+    if not chat:
         raise EngineUnavailable(
-            f"{model.name}: lm-eval's local-completions model needs the served model's tokenizer; "
-            "give the candidate the weights' path (model = ...)"
+            f"{model.name}: a served candidate runs lm-eval tasks through its chat template only "
+            "(gates.lm_eval.apply_chat_template = true); raw-prompt and log-likelihood tasks need the hf engine"
         )
-    lm = LocalCompletionsAPI(
-        base_url=f"{model.base_url}v1/completions",
+    lm = LocalChatCompletion(
+        base_url=f"{model.base_url}chat/completions",  # base_url ends in /v1/
         model=model.served_model,
-        tokenizer_backend="huggingface",
-        tokenizer=str(model.model_path),
-        batch_size=batch_size or 1,
         num_concurrent=4,
         max_retries=1,
         header=dict(model.headers),
     )
-    return LmEvalModel(lm, "local-completions")
+    return LmEvalModel(lm, "local-chat-completions")

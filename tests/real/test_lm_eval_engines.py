@@ -12,7 +12,7 @@ from pytest_quantgate.errors import UsageError
 from pytest_quantgate.gates.lm_eval.runner import TaskSet
 from pytest_quantgate.gates.lm_eval.thresholds import LmEvalThresholds
 from tests import reports
-from tests.helpers import demo_config
+from tests.helpers import GGUF, demo_config
 
 pytestmark = pytest.mark.slow
 TASKS = '[gates.lm_eval]\ntasks = ["quantgate_people"]\n'
@@ -44,6 +44,24 @@ def test_int8_passes_and_kv2_fails_the_local_lm_eval_task(pytester: pytest.Pytes
     lost = [c for c in kv2["cases"] if not c["passed"]]
     assert len(lost) == kv2_task["flips_pass_to_fail"] and lost[0]["problems"][0].startswith("scored 0 (baseline 1)")
     result.stdout.fnmatch_lines(["*hf-kv2*lm_eval*FAIL*quantgate_people*"])
+
+
+def test_a_served_candidate_runs_through_lm_evals_chat_completions_model(pytester: pytest.Pytester, repo_snapshots: str) -> None:
+    """A llama.cpp candidate: lm-eval's local-chat-completions model against its server (the
+    server applies the GGUF's chat template); Q2_K loses answers the F32 GGUF gave (24 samples,
+    the F32 baseline's scores from its committed record)."""
+    pytest.importorskip("llama_cpp")
+    extra = GGUF + TASKS + "limit = 24\n"
+    pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=repo_snapshots, extra=extra))
+    result = pytester.runpytest_inprocess(
+        "--quant-candidate=gguf-q2_k", "--quantgate-suite=only", "-m", "lm_eval", "--quantgate-report=r.json", "-p", "no:cacheprovider",
+    )
+    result.assert_outcomes(failed=1)
+    q2 = reports.entries(pytester.path / "r.json")[("gguf-q2_k", "lm_eval")]
+    assert q2["verdict"] == "fail" and q2["baseline"] == "gguf-f32" and q2["baseline_source"] == "record"
+    task = q2["metrics"]["tasks"]["quantgate_people"]
+    assert task["samples"] == 24 and task["flips_pass_to_fail"] > task["flips_fail_to_pass"]
+    assert task["lm_eval_reported"]["candidate"] == pytest.approx(task["candidate_score_rate"], abs=1e-4)
 
 
 def test_an_unknown_task_name_says_how_to_find_one(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ def run(context: GateContext, thresholds: LmEvalThresholds | None = None) -> Gat
 
     def scores(engine: Engine, spec: Any) -> list[dict[str, Any]]:
         with using(engine):
-            model = lm_eval_model(engine, lambda: context.served(spec), limits.batch_size)
+            model = lm_eval_model(engine, lambda: context.served(spec), limits.batch_size, limits.apply_chat_template)
             return [t.to_dict() for t in tasks.evaluate(model, limits)]
 
     recorded = context.load_or_record(tasks.record_keys(limits), lambda: scores(context.baseline_engine(), context.baseline))
