@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from ..config import CandidateSpec
 from .base import Engine, EngineUnavailable
 
 if TYPE_CHECKING:
@@ -35,23 +36,29 @@ def require_lm_eval() -> None:
         raise EngineUnavailable(f"the lm_eval gate needs lm-evaluation-harness: pip install 'pytest-quantgate[lm-eval]' ({exc})") from exc
 
 
-def lm_eval_model(engine: Engine, served: Callable[[], "ServedModel"], batch_size: int | None, chat: bool) -> LmEvalModel:
-    """lm-eval's model for `engine`: HFLM over a transformers engine's model, else the
-    candidate's endpoint (`served()` starts its runtime's server when it has one); `chat`:
-    the tasks are asked through the model's chat template."""
+def lm_eval_model(
+    spec: CandidateSpec, engine: Callable[[], Engine], served: Callable[[], "ServedModel"], batch_size: int | None, chat: bool
+) -> LmEvalModel:
+    """lm-eval's model for a candidate: HFLM over its transformers engine's model (`engine()`
+    loads it once per session), else its endpoint (`served()` starts its runtime's server
+    when it has one; the in-process engine is never loaded); `chat`: the tasks are asked
+    through the model's chat template."""
     require_lm_eval()
     from .hf import HFEngine
 
-    if isinstance(engine, HFEngine):
+    if spec.engine == "hf":
         from lm_eval.models.huggingface import HFLM
 
+        loaded = engine()
+        assert isinstance(loaded, HFEngine)
+
         lm = HFLM(
-            pretrained=engine.model,
-            tokenizer=engine.tokenizer,
-            batch_size=batch_size or engine.spec.generation.batch_size,
-            max_length=engine.tokenizer_facts().max_context,
+            pretrained=loaded.model,
+            tokenizer=loaded.tokenizer,
+            batch_size=batch_size or spec.generation.batch_size,
+            max_length=loaded.tokenizer_facts().max_context,
         )
-        return LmEvalModel(lm, "hf", engine.cache_kwargs())
+        return LmEvalModel(lm, "hf", loaded.cache_kwargs())
     return _served_model(served(), batch_size, chat)
 
 

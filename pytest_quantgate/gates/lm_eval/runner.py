@@ -3,16 +3,19 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ...engines.base import Engine
 from ...engines.lm_eval_models import LmEvalModel, lm_eval_model, require_lm_eval
 from ...errors import Unavailable, UsageError
-from ..context import GateContext, using
+from ..context import GateContext
 from ..verdict import GateVerdict
 from . import decision
 from .decision import SampleScore, TaskScores
 from .thresholds import LmEvalThresholds
+
+if TYPE_CHECKING:
+    from ...config import CandidateSpec
 
 BUILTIN_TASKS = Path(__file__).with_name("tasks")
 
@@ -26,13 +29,12 @@ def run(context: GateContext, thresholds: LmEvalThresholds | None = None) -> Gat
     require_lm_eval()
     tasks = TaskSet.resolve(limits, context.config.path.parent)
 
-    def scores(engine: Engine, spec: Any) -> list[dict[str, Any]]:
-        with using(engine):
-            model = lm_eval_model(engine, lambda: context.served(spec), limits.batch_size, limits.apply_chat_template)
-            return [t.to_dict() for t in tasks.evaluate(model, limits)]
+    def scores(spec: "CandidateSpec", engine: Callable[[], Engine]) -> list[dict[str, Any]]:
+        model = lm_eval_model(spec, engine, lambda: context.served(spec), limits.batch_size, limits.apply_chat_template)
+        return [t.to_dict() for t in tasks.evaluate(model, limits)]
 
-    recorded = context.load_or_record(tasks.record_keys(limits), lambda: scores(context.baseline_engine(), context.baseline))
-    candidate = scores(context.candidate_engine(), context.candidate)
+    recorded = context.load_or_record(tasks.record_keys(limits), lambda: scores(context.baseline, context.baseline_engine))
+    candidate = scores(context.candidate, context.candidate_engine)
     try:
         return decision.evaluate(
             [TaskScores.from_dict(r) for r in recorded], [TaskScores.from_dict(c) for c in candidate], limits
