@@ -96,3 +96,21 @@ def test_the_demo_task_data_is_the_seeded_generator_output_and_its_check_reads_t
     assert people.process_results(doc, ["Tom is from lyon."]) == {"answered": 1}
     assert people.process_results(doc, ["Tom is from Paris.\nNot Lyon."]) == {"answered": 0}
     assert people.process_results(doc, ["Lyonnais"]) == {"answered": 0}
+
+
+def test_a_served_candidate_is_asked_through_its_chat_template_only() -> None:
+    from pytest_quantgate.config import CandidateSpec, Endpoint
+    from pytest_quantgate.engines.base import EngineUnavailable
+    from pytest_quantgate.engines.lm_eval_models import lm_eval_model
+    from pytest_quantgate.engines.serving import ServedModel
+
+    spec = CandidateSpec("served", "openai", "m", endpoint=Endpoint(base_url="http://127.0.0.1:9/v1", model="m"))
+    served = ServedModel("served", spec.endpoint, "m", {"X-Route": "canary"})
+
+    def never() -> None:
+        raise AssertionError("a served candidate's in-process engine is never loaded")
+
+    chat = lm_eval_model(spec, never, lambda: served, None, chat=True)
+    assert chat.kind == "local-chat-completions" and chat.lm.base_url == "http://127.0.0.1:9/v1/chat/completions"
+    with pytest.raises(EngineUnavailable, match="through its chat template only"):
+        lm_eval_model(spec, never, lambda: served, None, chat=False)
