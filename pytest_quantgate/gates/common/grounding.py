@@ -10,8 +10,8 @@ answer with at least `nli_threshold`.
 from __future__ import annotations
 
 import re
-from difflib import SequenceMatcher
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Callable, Sequence
 
 _CITATION = re.compile(r"\[(\d+)\]")

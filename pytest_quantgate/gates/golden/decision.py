@@ -14,8 +14,8 @@ from ...engines.base import Generation
 from ...sequential import Plan, decide_at
 from ...stats import PairedOutcomes, bootstrap_mean_ci, paired_summary
 from ..common import stops
-from ..common.grounding import Agreement, similarity
 from ..common.cases import must_hold_ids
+from ..common.grounding import Agreement, similarity
 from ..common.paired import must_hold_rule
 from ..verdict import CaseOutcome, GateVerdict
 from .cases import GoldenCase
