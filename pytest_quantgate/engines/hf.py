@@ -22,6 +22,7 @@ from .base import (
     TokenLogprobs,
     hf_sampling_defaults,
 )
+from .batching import length_batches
 
 
 RUNTIME_KEYS = ("from_pretrained",)  # extra from_pretrained() keyword arguments (a table)
@@ -142,14 +143,15 @@ class HFEngine(hf_tokenizer.HFTokenizerEngine):
         return {"cache_implementation": "quantized", "cache_config": cache_config}
 
     def _generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
-        batch_size = self.spec.generation.batch_size
+        prompts = [self.render_chat(r.messages, r.tools) for r in requests]
         results: dict[int, Generation] = {}
         # Constrained and free requests go in separate batches: a grammar masks every row.
         for guided in (False, True):
             indices = [i for i, r in enumerate(requests) if (r.json_schema is not None) == guided]
-            for start in range(0, len(indices), batch_size):
-                chunk = indices[start : start + batch_size]
-                results.update(zip(chunk, self._generate_batch([requests[i] for i in chunk], top_logprobs)))
+            for batch in length_batches([len(prompts[i]) for i in indices], self.spec.generation.batch_size):
+                chunk = [indices[b] for b in batch]
+                answers = self._generate_batch([requests[i] for i in chunk], [prompts[i] for i in chunk], top_logprobs)
+                results.update(zip(chunk, answers))
         return [results[i] for i in range(len(requests))]
 
     def _grammar(self, requests: Sequence[GenerationRequest]) -> list[Any]:
@@ -167,9 +169,8 @@ class HFEngine(hf_tokenizer.HFTokenizerEngine):
         compiled = [self._grammar_compiler.compile_json_schema(r.json_schema) for r in requests]
         return [LogitsProcessor(compiled)]
 
-    def _generate_batch(self, requests: Sequence[GenerationRequest], top_k: int) -> list[Generation]:
+    def _generate_batch(self, requests: Sequence[GenerationRequest], prompts: Sequence[list[int]], top_k: int) -> list[Generation]:
         torch = self._torch
-        prompts = [self.render_chat(r.messages, r.tools) for r in requests]
         batch = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt")
         max_new = max(r.max_new_tokens for r in requests)
         clock = _StepClock()

@@ -1,6 +1,7 @@
 """Structured-output and tool-call gates on the embedded SmolLM2 demo with real quantized
-candidates (slow tier): int8 weights pass; a 2-bit KV cache and int4 weights break
-structure, and the report names how."""
+candidates (slow tier): int8 weights pass; a 2-bit KV cache breaks structure and loses tool
+calls, and the report names how. (Text after the JSON, which int4 weights add, is a stop-behaviour
+finding the fast tier checks on hand-made answers.)"""
 
 from pathlib import Path
 
@@ -8,21 +9,16 @@ import pytest
 
 import tests.engine_stack  # noqa: E402,F401  (first: one copy of torch/quanto for pytester runs)
 from tests import reports
-from tests.helpers import HF_INT4, demo_config
+from tests.helpers import demo_config
 
 pytestmark = pytest.mark.slow
 
 
-def test_int8_passes_kv2_and_int4_break_structure(pytester: pytest.Pytester, repo_snapshots: str) -> None:
-    pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=repo_snapshots, extra=HF_INT4))
+def test_int8_passes_and_kv2_breaks_structure_and_tool_calls(pytester: pytest.Pytester, repo_snapshots: str) -> None:
+    pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=repo_snapshots))
     result = pytester.runpytest_inprocess(
         "--quant-candidate=hf-int8,hf-kv2", "--quantgate-suite=only", "-m", "structured_output or tool_call",
         "--quantgate-report=r.json", "-p", "no:cacheprovider",
-    )
-    # int4 weights: free JSON only (what it shows); the tier's time goes to the gates above.
-    pytester.runpytest_inprocess(
-        "--quant-candidate=hf-int4", "--quantgate-suite=only", "-m", "structured_output", "-k", "not guided",
-        "--quantgate-report=r4.json", "-p", "no:cacheprovider",
     )
     result.stdout.fnmatch_lines(["*quantgate verdicts*", "hf-int8*structured_output ?free?*PASS*", "hf-int8*tool_call*PASS*"])
     report = reports.entries(pytester.path / "r.json")
@@ -46,12 +42,6 @@ def test_int8_passes_kv2_and_int4_break_structure(pytester: pytest.Pytester, rep
     assert kv2_tools["verdict"] == "fail"
     differences = {c["details"]["difference_from_baseline"] for c in kv2_tools["cases"] if not c["passed"]}
     assert any(d and (d.startswith("no call") or d == "unparsable call") for d in differences), differences
-
-    # int4 weights: the JSON gains text after it (a stop-behaviour change, DESIGN.md).
-    int4 = reports.entries(pytester.path / "r4.json")[("hf-int4", "structured_output[free]")]
-    assert int4["verdict"] == "fail"
-    assert int4["metrics"]["candidate_text_after_json"] > int4["metrics"]["baseline_text_after_json"]
-    assert any(p.startswith("JSON wrapped in other text") for p in reports.problems(int4))
 
 
 USER_TEST = '''

@@ -3,29 +3,35 @@ float32 baseline on vLLM, `vllm serve` behind the openai engine, and methods thi
 cannot run skipped with the reason. Needs vllm(-cpu) and the awq-int4 and w8a8-int8
 artifacts (tox -e artifacts).
 
-The quantized candidate gated end to end is the one this machine's vLLM can run: AWQ W4A16
-where its CPU kernel exists (AVX-512, or a GPU), W8A8 int8 elsewhere (vLLM's CPU W4A16 op is
-compiled for AVX-512 only, vLLM issue #55613); the other is checked to be skipped with why."""
+Every artifact built (awq-int4, gptq-int4, w8a8-int8) is a candidate: those this machine's vLLM
+can run get every gate (W4A16 needs AVX-512 or a GPU: vLLM's CPU W4A16 op is compiled for
+AVX-512 only, vLLM issue #55613), the others are checked to be skipped with why. All of it is
+one pytest run (the `tier` fixture) that the tests read."""
 
-import json
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from pytest_quantgate.engines.vllm import cpu_has_any, int4_kernels_here
 from pytest_quantgate.models import artifacts
-from tests.helpers import DEMO, demo_config
+from tests import reports
+from tests.helpers import DEMO, REPO, demo_config
 
 pytest.importorskip("vllm")
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
 CACHE = Path(os.environ.get("QUANTGATE_CACHE_DIR", "."))
 W4A16_RUNS_HERE = int4_kernels_here()
-QUANTIZED = "awq-int4" if W4A16_RUNS_HERE else "w8a8-int8"
-needs_quantized = pytest.mark.skipif(
-    not artifacts.is_complete(artifacts.artifact_dir(CACHE, QUANTIZED)), reason=f"build it first: tox -e artifacts -- {QUANTIZED}"
-)
+BUILT = [name for name in ("awq-int4", "gptq-int4", "w8a8-int8") if artifacts.is_complete(artifacts.artifact_dir(CACHE, name))]
+INT4 = ("awq-int4", "gptq-int4")
+# The llm-compressor artifacts this machine's vLLM runs (gated end to end) and those it cannot (skipped with why).
+GATED = [name for name in BUILT if W4A16_RUNS_HERE or name not in INT4]
+SKIPPED = [name for name in BUILT if name not in GATED]
+needs_quantized = pytest.mark.skipif(not GATED, reason="build one first: tox -e artifacts")
 VLLM = f'''
 [candidates.vllm-fp32]
 engine = "vllm"
@@ -34,6 +40,12 @@ model = "{DEMO}"
 [candidates.awq-int4]
 engine = "vllm"
 model = "{DEMO}@awq-int4"
+dtype = "bfloat16"
+baseline = "vllm-fp32"
+
+[candidates.gptq-int4]
+engine = "vllm"
+model = "{DEMO}@gptq-int4"
 dtype = "bfloat16"
 baseline = "vllm-fp32"
 
@@ -70,45 +82,64 @@ output_len = 16
 '''
 
 
-def run(pytester: pytest.Pytester, repo_snapshots: str, candidates: str, *args: str) -> tuple[pytest.RunResult, dict]:
-    pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=repo_snapshots, extra=VLLM))
-    result = pytester.runpytest_subprocess(
-        f"--quant-candidate={candidates}", "--quantgate-suite=only", "--quantgate-report=r.json", "-p", "no:cacheprovider", *args
+def selection() -> tuple[str, str]:
+    """The candidates of the tier's one run and which of the suite's gates each gets (-k):
+    every gate for each artifact vLLM runs here, golden for the others (an int4 artifact this
+    CPU cannot run: golden and latency, offline and served)."""
+    names = [*GATED, "vllm-fp8", "vllm-fp8kv", "served-fp32", *SKIPPED]
+    chosen = [*GATED, "(golden and (vllm-fp8 or served-fp32))", *(f"((golden or latency) and {n})" for n in SKIPPED)]
+    return ",".join(names), " or ".join(chosen)
+
+
+@pytest.fixture(scope="module")
+def tier(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, dict[str, dict]]]:
+    """The tier's gates in one pytest process (its output, and candidate -> gate key -> entry):
+    vLLM's import and each candidate's engine once, not once per test."""
+    root = tmp_path_factory.mktemp("vllm-tier")
+    (root / "quantgate.toml").write_text(demo_config(snapshot_dir=str(REPO / "golden_snapshots"), extra=VLLM))
+    candidates, gates = selection()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", f"--quant-candidate={candidates}", "--quantgate-suite=only", "-k", gates,
+         "--quantgate-report=r.json", "-p", "no:cacheprovider", "-p", "no:randomly"],
+        cwd=root, capture_output=True, text=True, timeout=3000,
     )
-    report = json.loads((pytester.path / "r.json").read_text())
-    return result, {c["name"]: {g["gate"] + (f"[{g['metrics'].get('mode')}]" if g["metrics"].get("mode") else ""): g for g in c["gates"]} for c in report["candidates"]}
+    output = done.stdout + done.stderr
+    assert (root / "r.json").is_file(), output[-4000:]
+    return output, {name: {reports.gate_key(e): e for e in c["gates"]} for name, c in reports.candidates(root / "r.json").items()}
 
 
 @needs_quantized
-def test_a_quantized_artifact_runs_every_gate_through_vllm(pytester: pytest.Pytester, repo_snapshots: str) -> None:
-    result, report = run(pytester, repo_snapshots, QUANTIZED, "-m", "not latency")
-    gates = report[QUANTIZED]
-    result.stdout.fnmatch_lines(["*quantgate verdicts*", f"{QUANTIZED}*compat*PASS*", f"{QUANTIZED}*golden*"])
+@pytest.mark.parametrize("quantized", GATED)
+def test_a_quantized_artifact_runs_every_gate_through_vllm(tier: tuple[str, dict], quantized: str) -> None:
+    output, report = tier
+    gates = report[quantized]
+    assert re.search(rf"{quantized}.*compat.*PASS", output), output[-4000:]
     assert {"golden", "compat", "structured_output[free]", "tool_call", "safety", "rag_faithfulness", "long_context"} <= set(gates)
     for name, entry in gates.items():
+        if name == "latency":
+            continue  # served, not offline: its own test below
         assert entry["verdict"] in {"pass", "fail", "underpowered", "skipped"}, (name, entry["reason"])
         if entry["verdict"] != "skipped":
             assert entry["baseline"] == "vllm-fp32" and entry["baseline_source"] == "record"
     # vLLM's CPU runner has no per-id prompt log-probs: drift says so instead of passing.
     assert gates["drift"]["verdict"] == "skipped" and "V2 model runner" in gates["drift"]["reason"]
-    if QUANTIZED == "awq-int4":  # DESIGN.md: AWQ W4A16 served by vLLM stops answering bare JSON.
+    if quantized == "awq-int4":  # DESIGN.md: AWQ W4A16 served by vLLM stops answering bare JSON.
         assert gates["structured_output[free]"]["verdict"] == "fail"
 
 
-@pytest.mark.skipif(W4A16_RUNS_HERE, reason="this machine has vLLM's W4A16 kernel: the AWQ artifact is gated above")
-@pytest.mark.skipif(not artifacts.is_complete(artifacts.artifact_dir(CACHE, "awq-int4")), reason="build it first: tox -e artifacts -- awq-int4")
-def test_an_int4_checkpoint_without_its_cpu_kernel_is_skipped_with_why(pytester: pytest.Pytester, repo_snapshots: str) -> None:
+@pytest.mark.skipif(not SKIPPED, reason="no int4 artifact built that this machine cannot run (tox -e artifacts -- awq-int4 gptq-int4)")
+def test_an_int4_checkpoint_without_its_cpu_kernel_is_skipped_with_why(tier: tuple[str, dict]) -> None:
     """Without the check, vLLM loads it and its engine dies at the first forward pass; every
     gate then errored with 'EngineDeadError' and nothing said why."""
-    result, report = run(pytester, repo_snapshots, "awq-int4", "-m", "golden or latency")
-    for gate in ("golden", "latency"):  # offline and served alike
-        entry = report["awq-int4"][gate]
+    output, report = tier
+    for name, gate in ((n, g) for n in SKIPPED for g in ("golden", "latency")):  # offline and served alike
+        entry = report[name][gate]
         assert entry["verdict"] == "skipped", entry["reason"]
         assert "compressed-tensors W4A16" in entry["reason"] and "AVX-512" in entry["reason"], entry["reason"]
 
 
-def test_fp8_weights_are_skipped_on_cpu_and_an_fp8_kv_cache_is_gated(pytester: pytest.Pytester, repo_snapshots: str) -> None:
-    result, report = run(pytester, repo_snapshots, "vllm-fp8,vllm-fp8kv", "-m", "golden")
+def test_fp8_weights_are_skipped_on_cpu_and_an_fp8_kv_cache_is_gated(tier: tuple[str, dict]) -> None:
+    output, report = tier
     skipped = report["vllm-fp8"]["golden"]
     assert skipped["verdict"] == "skipped"
     assert "vLLM has no FP8 weight kernels on CPU" in skipped["reason"]
@@ -121,20 +152,21 @@ def test_fp8_weights_are_skipped_on_cpu_and_an_fp8_kv_cache_is_gated(pytester: p
         assert kv["verdict"] == "skipped" and "needs x86 with AVX-512 or AMX" in kv["reason"], kv["reason"]
 
 
-def test_vllm_serve_behind_the_openai_engine(pytester: pytest.Pytester, repo_snapshots: str) -> None:
-    result, report = run(pytester, repo_snapshots, "served-fp32", "-m", "golden")
+def test_vllm_serve_behind_the_openai_engine(tier: tuple[str, dict]) -> None:
+    output, report = tier
     entry = report["served-fp32"]["golden"]
     # The same weights on the same engine, greedy over HTTP: the served answers pass.
     assert entry["verdict"] == "pass", entry["reason"]
-    result.stdout.fnmatch_lines(["*served-fp32*golden*PASS*"])
+    assert re.search(r"served-fp32.*golden.*PASS", output), output[-4000:]
     # The server was stopped at session end: nothing listens on vLLM's port any more.
     assert "vllm.entrypoints.openai.api_server" not in os.popen("ps -eo args").read()
 
 
 @needs_quantized
-def test_a_quantized_artifact_and_its_baseline_served_by_vllm_under_load(pytester: pytest.Pytester, repo_snapshots: str) -> None:
-    result, report = run(pytester, repo_snapshots, QUANTIZED, "-m", "latency")
-    entry = report[QUANTIZED]["latency"]
+@pytest.mark.parametrize("quantized", GATED)
+def test_a_quantized_artifact_and_its_baseline_served_by_vllm_under_load(tier: tuple[str, dict], quantized: str) -> None:
+    output, report = tier
+    entry = report[quantized]["latency"]
     # Measured, whatever the verdict (on a small CPU the quantized kernels can be slower).
     assert entry["verdict"] in {"pass", "fail", "underpowered"}, entry["reason"]
     for shape in entry["metrics"]["shapes"].values():

@@ -41,14 +41,17 @@ def staged_verdict(
     top_k: int,
     limits: SequentialSettings,
     evaluate: Evaluate[Case],
+    candidate_top_k: int | None = None,
 ) -> GateVerdict:
     """The gate's verdict from the first look that decides (a fixed-size run when the cases
     fit in one stage or the rule is every_case). `evaluate(cases, baseline, candidate, plan)`
-    is the gate's pure decision over the cases seen so far."""
+    is the gate's pure decision over the cases seen so far. `candidate_top_k`: the log-probs
+    the candidate is asked for, where the gate reads fewer of its than of the baseline's."""
+    candidate_k = top_k if candidate_top_k is None else candidate_top_k
     stages = stage_sizes(len(cases), limits.stage) if limits.decision == "paired" else [len(cases)]
     if len(stages) == 1:
-        baseline, candidate = context.answers(case_ids, requests, top_k)
-        return evaluate(cases, baseline, candidate, None)
+        baseline = context.baseline_answers(case_ids, requests, top_k)
+        return evaluate(cases, baseline, context.candidate_answers(case_ids, requests, candidate_k), None)
     order = list(range(len(cases)))
     random.Random(SHUFFLE_SEED).shuffle(order)
     cases, case_ids, requests = ([seq[i] for i in order] for seq in (cases, case_ids, requests))  # type: ignore[assignment]
@@ -57,7 +60,7 @@ def staged_verdict(
     answered: list[Generation] = []
     for look, n in enumerate(stages, start=1):
         done = len(answered)
-        answered += context.candidate_answers(case_ids[done:n], requests[done:n], top_k)
+        answered += context.candidate_answers(case_ids[done:n], requests[done:n], candidate_k)
         verdict = evaluate(cases[:n], baseline[:n], answered, Plan(levels, look))
         if verdict.verdict != "underpowered":
             break

@@ -38,7 +38,9 @@ def run(context: GateContext, cases: Sequence[GoldenCase] | None = None, thresho
     def evaluate(cases: Sequence[GoldenCase], baseline: Sequence[Generation], candidate: Sequence[Generation], plan: Plan | None) -> GateVerdict:
         return decision.evaluate(cases, baseline, candidate, limits, plan)
 
-    return staged_verdict(context, chosen, [c.id for c in chosen], requests, top_k, limits, evaluate)
+    # The candidate's own log-probs are never read (its diverging token is ranked in the
+    # baseline's top-k): none are asked, which spares servers that sort the vocabulary per token.
+    return staged_verdict(context, chosen, [c.id for c in chosen], requests, top_k, limits, evaluate, candidate_top_k=0)
 
 
 def traffic_cases(root: Path, limits: GoldenThresholds, max_new_tokens: int) -> list[GoldenCase]:
