@@ -4,7 +4,7 @@
 
 Times, in one process with the engine loaded once: (1) raw forward passes of every corpus
 window (the model alone, batched like the engine), (2) `engine.score` with the gather of the
-baseline's top-32 ids (what the drift gate asks of the engine), (3) the whole drift gate
+baseline's recorded top-k ids (256; what the drift gate asks of the engine), (3) the whole drift gate
 through pytest with records present (a fresh process, import and load included).
 """
 

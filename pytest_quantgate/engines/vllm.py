@@ -172,7 +172,7 @@ class VLLMEngine(hf_tokenizer.HFTokenizerEngine):
         if reason:
             raise EngineUnavailable(reason)
         options = engine_options(spec)
-        options.setdefault("max_logprobs", 64)  # the drift record keeps the top-32 per position
+        options.setdefault("max_logprobs", 256)  # the drift record keeps the top-256 per position
         try:
             self.llm: Any = LLM(model=str(model_dir), dtype=spec.dtype, **options)
         except (ValueError, NotImplementedError) as exc:

@@ -40,14 +40,38 @@ def test_kld_of_a_distribution_with_itself_is_zero_and_same_top1_is_one(x, k) ->
 
 
 @given(logits, logits, st.integers(5, VOCAB))
-def test_topk_kld_is_non_negative_and_never_above_the_full_kld(x, y, k) -> None:
+def test_topk_kld_bound_is_non_negative_and_never_above_the_full_kld(x, y, k) -> None:
     base, cand, p, q = windows(x, y, k)
-    approx = drift.kl_topk(base.top_logprobs, cand.gathered_logprobs)
+    bound = drift.kl_lower_bound(base.top_logprobs, cand.gathered_logprobs)
+    estimate = drift.kl_estimate(base.top_logprobs, cand.gathered_logprobs)
     full = np.sum(np.exp(p) * (p - q), axis=-1)
-    assert np.all(approx >= 0.0)
-    assert np.all(approx <= full + 1e-9)  # coarse-graining never adds divergence
-    if k == VOCAB:
-        assert np.allclose(approx, full, atol=1e-9)
+    assert np.all(bound >= 0.0)
+    assert np.all(bound <= full + 1e-9)  # coarse-graining never adds divergence
+    assert np.all(estimate >= bound - 1e-12)  # the estimate only adds what the rest bin hides
+    if k == VOCAB:  # nothing outside the named tokens: both are the full KL
+        assert np.allclose(bound, full, atol=1e-9) and np.allclose(estimate, full, atol=1e-9)
+
+
+def test_the_estimate_recovers_the_divergence_the_rest_bin_hides() -> None:
+    """Noise of one size on every logit (as quantization adds): the bound loses what the
+    rest diverges within itself, the estimate gets it back."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(400, 2000)) * 1.5
+    p, q = log_softmax(x), log_softmax(x + rng.normal(size=x.shape) * 0.3)
+    top = np.argsort(-p, axis=-1)[:, :256]
+    named_p, named_q = np.take_along_axis(p, top, -1), np.take_along_axis(q, top, -1)
+    full = np.sum(np.exp(p) * (p - q), axis=-1).mean()
+    assert drift.kl_lower_bound(named_p, named_q).mean() < 0.7 * full  # a third of the mass unnamed
+    assert abs(drift.kl_estimate(named_p, named_q).mean() / full - 1) < 0.05
+    assert 0.1 < drift.rest_mass(named_p).mean() < 0.9
+
+
+@given(arrays(np.int64, (7, 9), elements=st.integers(0, 2**31 - 1)), arrays(np.float64, (7, 9), elements=st.floats(-30, 0)))
+def test_a_packed_top_table_reads_back(ids, logprobs) -> None:
+    packed = drift.pack_top(ids.tolist(), logprobs.tolist())
+    back_ids, back_lp = drift.unpack_top(packed, 7)
+    assert np.array_equal(back_ids, ids)
+    assert np.allclose(back_lp, logprobs, atol=0.02, rtol=1e-3)  # float16
 
 
 @settings(max_examples=30, deadline=None)
@@ -58,7 +82,8 @@ def test_results_do_not_depend_on_window_order(pairs, rnd) -> None:
     rnd.shuffle(shuffled)
     a = drift.evaluate([b for b, _ in made], [c for _, c in made], DriftThresholds())
     b = drift.evaluate([b for b, _ in shuffled], [c for _, c in shuffled], DriftThresholds())
-    for key in ("mean_kld", "same_top1", "ppl_ratio", "rms_delta_p", "kld_percentiles", "top1_outside_baseline_top5"):
+    for key in ("mean_kld", "mean_kld_lower_bound", "baseline_rest_mass", "same_top1", "ppl_ratio", "rms_delta_p",
+                "kld_percentiles", "top1_outside_baseline_top5"):
         assert a.metrics[key] == b.metrics[key]
 
 

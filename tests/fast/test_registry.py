@@ -70,7 +70,7 @@ def test_gate_tables_are_validated_and_built_from_the_registry(tmp_path: Path) -
     config = parse_config(_table(golden={"margin": 0.05, "cases": ["a.json"]}), tmp_path / "q.toml")
     assert config.thresholds("golden").margin == 0.05
     assert config.thresholds("golden").cases == ("a.json",)
-    assert config.thresholds("drift").top_k == 32  # an absent table: the defaults
+    assert config.thresholds("drift").top_k == 256  # an absent table: the defaults
     with pytest.raises(ConfigError, match=r"unknown key gates.golden.margins; allowed keys here: .*margin"):
         parse_config(_table(golden={"margins": 0.05}), tmp_path / "q.toml")
     with pytest.raises(ConfigError, match="unknown key gates.nope"):
