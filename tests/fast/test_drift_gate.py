@@ -103,3 +103,23 @@ def test_identical_models_pass_and_a_shifted_one_fails() -> None:
 
 def test_no_windows_is_an_error() -> None:
     assert drift.evaluate([], [], DriftThresholds()).verdict == "error"
+
+
+def test_ids_outside_the_engines_own_top_k_are_taken_at_its_floor_and_their_mass_reported() -> None:
+    """vLLM without per-id prompt log-probs returns its own top-k: an id the baseline named
+    that the candidate ranks below it is NaN, filled at the lowest log-prob returned there."""
+    from pytest_quantgate.engines.base import ScoredSequence, TokenLogprobs
+
+    ids = tuple(range(8))  # scored rows 4..6
+    steps = tuple(TokenLogprobs(ids[p + 1], -0.5, ((ids[p + 1], -0.5),)) for p in range(7))
+    gathered = tuple((-0.5, -1.5, float("nan")) if p >= 4 else () for p in range(7))
+    scored = ScoredSequence(ids, steps, gathered, gather_floor=(-9.0,) * 7)
+    window = drift.candidate_window("w", scored)
+    assert window.gathered_logprobs[:, 2].tolist() == [-9.0, -9.0, -9.0]
+    assert window.unseen is not None and window.unseen[:, 2].all() and not window.unseen[:, :2].any()
+
+    base = drift.BaselineWindow("w", np.tile([5, 6, 7], (3, 1)), np.log(np.tile([0.6, 0.3, 0.05], (3, 1))), np.full(3, -0.5))
+    verdict = drift.evaluate([base], [window], DriftThresholds())
+    assert verdict.metrics["candidate_unseen_mass"] == 0.05
+    seen = drift.candidate_window("w", ScoredSequence(ids, steps, tuple((-0.5, -1.5, -3.0) if p >= 4 else () for p in range(7))))
+    assert seen.unseen is None and drift.evaluate([base], [seen], DriftThresholds()).metrics["candidate_unseen_mass"] == 0.0

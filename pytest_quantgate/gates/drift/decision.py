@@ -47,6 +47,9 @@ class CandidateWindow:
     gathered_logprobs: np.ndarray  # P x k: log q at the baseline's top-k ids
     actual_logprobs: np.ndarray
     top1_ids: np.ndarray
+    # P x k: ids the engine could not score (outside its own top-k, vLLM's V1 runner), taken at
+    # its lowest returned log-prob; None where every id was scored.
+    unseen: np.ndarray | None = None
 
 
 def kl_lower_bound(p_logprobs: np.ndarray, q_logprobs: np.ndarray) -> np.ndarray:
@@ -94,6 +97,7 @@ def position_metrics(base: BaselineWindow, cand: CandidateWindow) -> dict[str, n
         "kld": kl_estimate(base.top_logprobs, cand.gathered_logprobs),
         "kld_bound": kl_lower_bound(base.top_logprobs, cand.gathered_logprobs),
         "rest_mass": rest_mass(base.top_logprobs),
+        "unseen_mass": np.zeros(len(base_top1)) if cand.unseen is None else (np.exp(base.top_logprobs) * cand.unseen).sum(axis=-1),
         "same_top1": (cand.top1_ids == base_top1).astype(float),
         "top1_outside_base_top5": (~(base.top_ids[:, :5] == cand.top1_ids[:, None]).any(axis=1)).astype(float),
         "delta_p": np.exp(cand.actual_logprobs) - np.exp(base.actual_logprobs),
@@ -138,6 +142,9 @@ def evaluate(baseline: Sequence[BaselineWindow], candidate: Sequence[CandidateWi
         "mean_kld_lower_bound": round(float(pooled["kld_bound"].mean()), 6),
         "baseline_rest_mass": {"mean": round(float(pooled["rest_mass"].mean()), 6),
                                "p90": round(float(np.percentile(pooled["rest_mass"], 90)), 6)},
+        # Baseline probability on named ids the candidate's engine could only bound (outside
+        # its own top-k: vLLM without per-id prompt log-probs); 0 where every id was scored.
+        "candidate_unseen_mass": round(float(pooled["unseen_mass"].mean()), 6),
         "kld_percentiles": _percentiles(kld),
         "same_top1": round(same, 4),
         "same_top1_se": round(float(np.sqrt(same * (1 - same) / n)), 4),
@@ -239,9 +246,15 @@ def gather_request(window: BaselineWindow, length: int) -> list[list[int]]:
 
 def candidate_window(window_id: str, scored: Any) -> CandidateWindow:
     positions = _scored_positions(scored.token_ids)
+    gathered = np.asarray([scored.gathered[p] for p in positions], dtype=np.float64)
+    unseen = np.isnan(gathered)
+    if unseen.any():  # below the engine's own top-k: at most its floor, taken at it
+        floor = np.asarray([scored.gather_floor[p] for p in positions], dtype=np.float64)[:, None]
+        gathered = np.where(unseen, floor, gathered)
     return CandidateWindow(
         window_id,
-        np.asarray([scored.gathered[p] for p in positions], dtype=np.float64),
+        gathered,
         np.asarray([scored.logprobs[p].logprob for p in positions], dtype=np.float64),
         np.asarray([scored.logprobs[p].top[0][0] for p in positions], dtype=np.int64),
+        unseen if unseen.any() else None,
     )
