@@ -238,6 +238,7 @@ class VLLMEngine(hf_tokenizer.HFTokenizerEngine):
         from vllm.inputs import TokensPrompt
 
         prompts = [TokensPrompt(prompt_token_ids=list(s)) for s in sequences]
+        outputs = None
         if gather and self._per_id_logprobs:
             try:
                 outputs = self.llm.generate(prompts, self._score_params(sequences, top_logprobs, gather), use_tqdm=False)
@@ -245,9 +246,9 @@ class VLLMEngine(hf_tokenizer.HFTokenizerEngine):
                 if type(exc).__name__ != "VLLMValidationError" and not isinstance(exc, ValueError):
                     raise
                 self._per_id_logprobs = False
-        width = top_logprobs
-        if not (gather and self._per_id_logprobs):
-            width = max(top_logprobs, self.OWN_TOP_K) if gather else top_logprobs
+        own_top = bool(gather) and not self._per_id_logprobs
+        width = max(top_logprobs, self.OWN_TOP_K) if own_top else top_logprobs
+        if outputs is None:
             outputs = self.llm.generate(prompts, self._score_params(sequences, width, None), use_tqdm=False)
         results = []
         for index, (seq, output) in enumerate(zip(sequences, outputs)):
@@ -255,7 +256,7 @@ class VLLMEngine(hf_tokenizer.HFTokenizerEngine):
             steps = tuple(_token_logprobs(row, seq[p + 1], top_logprobs) for p, row in enumerate(rows))
             wanted = gather[index][: len(rows)] if gather else []
             gathered = tuple(tuple(float(rows[p][i].logprob) if i in rows[p] else math.nan for i in ids) for p, ids in enumerate(wanted))
-            floor = () if not gather or self._per_id_logprobs else tuple(_floor(row, width) for row in rows)
+            floor = tuple(_floor(row, width) for row in rows) if own_top else ()
             results.append(ScoredSequence(tuple(seq), steps, gathered, floor))
         return results
 
