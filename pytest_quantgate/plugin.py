@@ -14,7 +14,7 @@ import shlex
 
 import pytest
 
-from . import atomic
+from . import atomic, records
 from . import config as qconfig
 from .config import CandidateSpec, ConfigError, QuantgateConfig
 from .errors import QuantgateError
@@ -242,6 +242,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             # `-n N --dist loadgroup`: a candidate's tests stay on one worker, which loads
             # its engine once (with plain `-n N` each worker that gets one of them loads it).
             item.add_marker(pytest.mark.xdist_group(candidate.name))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        records.SKIPPED_TESTS.add(report.nodeid)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -27,6 +27,7 @@ RECORD_FORMAT = 2
 WRITE_FAILURES: list[str] = []  # records this process could not write (reported at the end)
 SNAPSHOT_DIR = pytest.StashKey[Path]()  # set by the plugin from config / ini / rootdir
 BASELINE_OF = pytest.StashKey[Mapping[str, str]]()  # candidate name -> its baseline's name, set by the plugin
+SKIPPED_TESTS: set[str] = set()  # node ids of this process's gate tests that were skipped (set by the plugin)
 
 
 class RecordError(UsageError):
@@ -114,10 +115,14 @@ def _numeric(value: Any) -> bool:
 
 
 def _session_records(session: pytest.Session) -> set[str]:
-    """The record files the collected gate tests of this session read or write."""
+    """The record files the gate tests of this session that ran read or write. A skipped test
+    (no lm-eval tasks configured, an engine this machine lacks) leaves its record unread: it is
+    neither unused (which fails the run) nor deleted by --snapshot-update."""
     baseline_of = session.config.stash.get(BASELINE_OF, {})
     names = set()
     for item in session.items:
+        if item.nodeid in SKIPPED_TESTS:
+            continue
         callspec = getattr(item, "callspec", None)
         candidate = callspec.params.get("quant_candidate") if callspec else None
         baseline = baseline_of.get(getattr(candidate, "name", None))  # type: ignore[arg-type]

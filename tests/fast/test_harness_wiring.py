@@ -414,3 +414,18 @@ def test_a_live_baseline_answers_each_request_once_for_all_its_candidates(projec
     counts = answered()
     assert counts["base"] == counts["twin"] == counts["wrong-answers"] == golden["twin"]["metrics"]["cases"], counts
     assert golden["twin"]["verdict"] == "pass" and golden["wrong-answers"]["verdict"] == "fail"
+
+
+def test_a_skipped_gates_record_is_neither_unused_nor_deleted(project: pytest.Pytester) -> None:
+    """The repository's main job failed on "1 snapshot unused": lm_eval's committed record,
+    while lm_eval was skipped (no tasks configured). A skipped test read nothing: its record
+    must not fail the run, and --snapshot-update of the other gates must keep it. (The whole
+    suite runs: syrupy judges unused records only when nothing was deselected.)"""
+    recorded, _ = run(project, "--quant-candidate=twin", "--quantgate-suite=only", "--snapshot-update")
+    assert recorded.ret == 0, recorded.stdout.str()[-2000:]
+    kept = project.path / "golden_snapshots" / "test_lm_eval--base.json"
+    kept.write_text('{"format": 2, "cases": {}}\n')  # as if recorded where tasks were configured
+    again, _ = run(project, "--quant-candidate=twin", "--quantgate-suite=only")
+    assert again.ret == 0 and "snapshot unused" not in again.stdout.str(), again.stdout.str()[-2000:]
+    updated, _ = run(project, "--quant-candidate=twin", "--quantgate-suite=only", "--snapshot-update")
+    assert updated.ret == 0 and kept.read_text() == '{"format": 2, "cases": {}}\n'
