@@ -19,6 +19,7 @@ import tomllib
 from pathlib import Path
 
 import numpy as np
+from scipy.special import log_softmax
 
 from _shared import ROOT
 
@@ -35,9 +36,8 @@ def full_logprobs(engine: object, windows: list) -> np.ndarray:
             rows.append(engine._forward_logprobs(torch.tensor([w.token_ids]))[0][scored].double().numpy())
         else:  # llama.cpp
             engine._eval(list(w.token_ids), reset=True)
-            x = np.asarray(engine.llm.scores[: len(w.token_ids) - 1], dtype=np.float64)
-            x = x - x.max(-1, keepdims=True)
-            rows.append((x - np.log(np.exp(x).sum(-1, keepdims=True)))[scored])
+            logits = np.asarray(engine.llm.scores[: len(w.token_ids) - 1], dtype=np.float64)
+            rows.append(log_softmax(logits, axis=-1)[scored])
     return np.concatenate(rows)
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.special import log_softmax
 
 from tests import reports
 from tests.helpers import DEMO, GGUF, HF_INT4, HF_KV4, demo_config
@@ -33,9 +34,7 @@ def full_logprobs(engine: object, windows: list) -> np.ndarray:
     for w in windows:
         engine._eval(list(w.token_ids), reset=True)  # type: ignore[attr-defined]
         logits = np.asarray(engine.llm.scores[: len(w.token_ids) - 1], dtype=np.float64)  # type: ignore[attr-defined]
-        top = logits.max(axis=-1, keepdims=True)
-        logprobs = logits - top - np.log(np.exp(logits - top).sum(axis=-1, keepdims=True))
-        rows.append(logprobs[w.first_scored - 1 :])
+        rows.append(log_softmax(logits, axis=-1)[w.first_scored - 1 :])
     return np.concatenate(rows)
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
+from scipy.special import logsumexp
 
 from ...stats import combine, mean_noninferiority
 from ..verdict import CaseOutcome, GateVerdict
@@ -69,8 +70,8 @@ def kl_estimate(p_logprobs: np.ndarray, q_logprobs: np.ndarray) -> np.ndarray:
     """The full-vocabulary KL(P || Q) per row, estimated from k named tokens: the lower bound
     plus what the one rest bin hides, the rest mass times the divergence within the rest,
     taken to be the divergence within the named tokens (both renormalised over them)."""
-    p_named = p_logprobs - _logsumexp(p_logprobs)
-    q_named = q_logprobs - _logsumexp(q_logprobs)
+    p_named = p_logprobs - logsumexp(p_logprobs, axis=-1, keepdims=True)
+    q_named = q_logprobs - logsumexp(q_logprobs, axis=-1, keepdims=True)
     within = np.maximum(np.sum(np.exp(p_named) * (p_named - q_named), axis=-1), 0.0)
     return kl_lower_bound(p_logprobs, q_logprobs) + rest_mass(p_logprobs) * within
 
@@ -78,11 +79,6 @@ def kl_estimate(p_logprobs: np.ndarray, q_logprobs: np.ndarray) -> np.ndarray:
 def rest_mass(logprobs: np.ndarray) -> np.ndarray:
     """Probability outside the named tokens, per row."""
     return np.clip(1.0 - np.exp(logprobs).sum(axis=-1), 0.0, 1.0)
-
-
-def _logsumexp(x: np.ndarray) -> np.ndarray:
-    top = x.max(axis=-1, keepdims=True)
-    return top + np.log(np.exp(x - top).sum(axis=-1, keepdims=True))
 
 
 def _percentiles(values: np.ndarray) -> dict[str, float]:
