@@ -32,12 +32,16 @@ if TYPE_CHECKING:
 
 
 def fingerprint(spec: CandidateSpec, cache_dir: Path) -> dict[str, Any]:
-    """What decides a baseline's answers: its weights, its engine and its flags."""
-    return {
+    """What decides a baseline's answers: its weights (and its adapter's), its engine and its
+    flags."""
+    found = {
         "engine": spec.engine,
         "model_sha256": models.model_hash(models.resolve(spec.model, cache_dir)),
         "flags": spec.flags(),
     }
+    if spec.adapter:  # absent without one: older records stay valid
+        found["adapter_sha256"] = models.model_hash(models.resolve_adapter(spec.adapter, cache_dir))
+    return found
 
 
 class GateHarness:
@@ -189,6 +193,7 @@ class GateHarness:
             "acquired_this_session": list(pool.acquired),
             "baseline_loaded": pool.is_loaded(self.baseline.name),
             "candidate_stats": asdict(engine.stats) if engine is not None else {},
+            "candidate_runtime": dict(engine.runtime) if engine is not None else {},
         }
         entry = gate_entry(
             self.candidate.name,

@@ -241,6 +241,7 @@ class EngineDouble:
         self.flaws = flaws
         self._script = script
         self.stats = base.EngineStats()
+        self.runtime: dict[str, object] = {}
         self.capabilities = base.Capabilities(guided_json=flaws.guided_json, teacher_forcing=flaws.teacher_forcing)
         self.closed = False
         self._log = log

@@ -18,6 +18,12 @@ import transformers.generation.utils  # noqa: E402,F401
 import transformers.models.llama.modeling_llama  # noqa: E402,F401
 import xgrammar.contrib.hf  # noqa: E402,F401
 
+try:  # bitsandbytes loads its native library once; peft wraps quantized layers by class identity
+    import bitsandbytes  # noqa: E402,F401
+    import peft  # noqa: E402,F401
+except ImportError:  # pragma: no cover - the bitsandbytes / adapters extras are not installed
+    pass
+
 try:  # the lm_eval gate: datasets registers pyarrow extension types once per process
     import lm_eval.evaluator  # noqa: E402,F401
     import lm_eval.models.huggingface  # noqa: E402,F401

@@ -115,7 +115,8 @@ def parse(table: Mapping[str, Any], path: Path, gate_settings: Mapping[str, type
     for spec in candidates.values():
         _check_serving_keys(spec, path)
     candidates = {
-        name: replace(spec, model=_model_source(spec, path)) for name, spec in candidates.items()
+        name: replace(spec, model=_model_source(spec, path), adapter=_adapter_source(spec, path))
+        for name, spec in candidates.items()
     }
     tables = table.get("gates", {})
     gates = {}
@@ -200,6 +201,27 @@ def _model_source(spec: CandidateSpec, config_path: Path) -> str:
     if problem:
         raise ConfigError(f"invalid quantgate config in {config_path}:\n  key candidates.{spec.name}.model: {problem}")
     return str(model_path)
+
+
+def _adapter_source(spec: CandidateSpec, config_path: Path) -> str | None:
+    """A demo adapter's name as is, or the adapter folder's absolute path, which must hold a
+    PEFT adapter_config.json."""
+    if spec.adapter is None:
+        return None
+    where = f"invalid quantgate config in {config_path}:\n  key candidates.{spec.name}.adapter"
+    if spec.adapter.startswith("demo:"):
+        from ..models import lora
+
+        if lora.demo_name(spec.adapter) not in lora.PLANS:
+            raise ConfigError(f"{where}: unknown demo adapter {spec.adapter!r}; allowed: "
+                              f"{', '.join(lora.DEMO_ADAPTER + n for n in lora.PLANS)}, or a local adapter folder")
+        return spec.adapter
+    folder = Path(spec.adapter).expanduser()
+    folder = folder if folder.is_absolute() else config_path.parent / folder
+    if not (folder / "adapter_config.json").is_file():
+        raise ConfigError(f"{where}: {folder} is not a PEFT LoRA adapter folder (no adapter_config.json); "
+                          "save it with model.save_pretrained() or fix the path")
+    return str(folder)
 
 
 def _check_serving_keys(spec: CandidateSpec, config_path: Path) -> None:

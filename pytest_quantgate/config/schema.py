@@ -34,8 +34,10 @@ _WEIGHTS = {
     "additionalProperties": False,
     "required": ["method", "dtype"],
     "properties": {
-        "method": {"enum": ["torchao", "quanto"]},
-        "dtype": {"enum": ["int8", "int4", "float8"]},
+        "method": {"enum": ["torchao", "quanto", "bitsandbytes"]},
+        "dtype": {"enum": ["int8", "int4", "float8", "nf4", "fp4"]},
+        "compute_dtype": {"enum": ["float32", "bfloat16", "float16"]},
+        "double_quant": {"type": "boolean"},
     },
 }
 _ACTIVATIONS = {

@@ -17,6 +17,10 @@ DEMO_MODEL = "demo:smollm2-135m-instruct"
 class WeightQuant:
     method: str
     dtype: str
+    # bitsandbytes 4-bit only: the dtype its matmuls compute in, and double quantization of
+    # the block scales. Unset keys stay out of the fingerprint (older records stay valid).
+    compute_dtype: str | None = None
+    double_quant: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,10 @@ class CandidateSpec:
         for key, unset in (("endpoint", None), ("adapter", None), ("server", None), ("server_args", ())):
             if data[key] == unset:  # absent when unset: older records stay valid
                 del data[key]
+        weights = (data["quantization"] or {}).get("weights") or {}
+        for key in ("compute_dtype", "double_quant"):
+            if key in weights and weights[key] is None:
+                del weights[key]
         if self.endpoint is not None:  # where it is served does not change its answers
             data["endpoint"] = {"model": self.endpoint.model}
         return data

@@ -91,4 +91,5 @@ def load_engine(spec: CandidateSpec, cache_dir: Path) -> Engine:
 
     require(spec)
     cls = engine_class(spec.engine)
-    return cls(spec, models.resolve(spec.model, cache_dir))
+    adapter = models.resolve_adapter(spec.adapter, cache_dir) if spec.adapter else None
+    return cls(spec, models.resolve(spec.model, cache_dir), adapter)

@@ -199,6 +199,7 @@ class Capabilities:
     # flags, for what only serving shows; None: no serving runtime (an openai candidate is
     # an endpoint already).
     serving_runtime: str | None = None
+    adapters: bool = False  # applies a candidate's LoRA adapter (`adapter = ...`) to its model
 
 
 def refuse_quantization(spec: CandidateSpec, instead: str) -> None:
@@ -213,6 +214,7 @@ class Engine(Protocol):
     spec: CandidateSpec
     stats: EngineStats
     capabilities: Capabilities
+    runtime: dict[str, Any]
 
     def generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
         """Greedy generation for every request in as few forward batches as the engine allows."""
@@ -242,12 +244,22 @@ class EngineBase(ABC):
 
     capabilities: Capabilities
 
-    def __init__(self, spec: CandidateSpec, model_path: Path) -> None:
+    def __init__(self, spec: CandidateSpec, model_path: Path, adapter_path: Path | None = None) -> None:
         self._prepare(spec)
+        if spec.adapter is not None and not self.capabilities.adapters:
+            raise EngineUnavailable(
+                f"{spec.name}: the {spec.engine} engine does not apply LoRA adapters here; gate the adapter on the hf "
+                "engine, or merge it into the weights first (models.lora.merged)"
+            )
         self.spec = spec
         self.stats = EngineStats()
+        # What actually ran, where the spec cannot say (a library's backend, the weights'
+        # size in memory): the report shows it beside the verdicts.
+        self.runtime: dict[str, Any] = {}
         started = time.perf_counter()
         self._load(model_path)
+        if adapter_path is not None:
+            self._apply_adapter(adapter_path)
         self.stats.load_s = time.perf_counter() - started
 
     @abstractmethod
@@ -258,6 +270,11 @@ class EngineBase(ABC):
     @abstractmethod
     def _load(self, model_path: Path) -> None:
         """Load the model (or connect to it); `self.spec` is set."""
+
+    def _apply_adapter(self, adapter_path: Path) -> None:
+        """Put the LoRA adapter at `adapter_path` on the loaded model (engines whose
+        capabilities say `adapters`)."""
+        raise NotImplementedError
 
     def generate(self, requests: Sequence[GenerationRequest], top_logprobs: int) -> list[Generation]:
         """Greedy generation for every request in as few forward batches as the engine allows."""

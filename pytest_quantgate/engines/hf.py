@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..config import CandidateSpec, ConfigError
+from ..config.specs import WeightQuant
 from . import hf_tokenizer
 from .base import (
     Capabilities,
@@ -26,6 +27,8 @@ from .batching import length_batches
 
 
 RUNTIME_KEYS = ("from_pretrained",)  # extra from_pretrained() keyword arguments (a table)
+# Weight dtypes each quantization method takes on this engine.
+WEIGHT_DTYPES = {"torchao": ("int8",), "quanto": ("int8", "int4", "float8"), "bitsandbytes": ("int8", "nf4", "fp4")}
 
 
 def check_spec(spec: CandidateSpec) -> None:
@@ -41,11 +44,20 @@ def check_spec(spec: CandidateSpec) -> None:
         raise ConfigError(f"key candidates.{spec.name}.runtime.from_pretrained: expected a table of from_pretrained() arguments")
     q = spec.quantization
     where = f"candidates.{spec.name}.quantization"
-    if q.weights and q.weights.method == "torchao" and q.weights.dtype != "int8":
-        raise ConfigError(
-            f"key {where}.weights.dtype: the hf engine uses torchao for int8 only; "
-            "allowed: method='torchao' dtype='int8', or method='quanto' dtype in int8/int4/float8"
-        )
+    if q.weights:
+        allowed = WEIGHT_DTYPES[q.weights.method]
+        if q.weights.dtype not in allowed:
+            raise ConfigError(
+                f"key {where}.weights.dtype: the hf engine's {q.weights.method} weights take dtype "
+                f"{' / '.join(allowed)}; got {q.weights.dtype!r} ("
+                + "; ".join(f"{m}: {', '.join(d)}" for m, d in WEIGHT_DTYPES.items()) + ")"
+            )
+        four_bit = q.weights.method == "bitsandbytes" and q.weights.dtype in ("nf4", "fp4")
+        for key in ("compute_dtype", "double_quant"):
+            if getattr(q.weights, key) is not None and not four_bit:
+                raise ConfigError(
+                    f"key {where}.weights.{key}: only bitsandbytes 4-bit weights (dtype nf4 or fp4) take it; remove it"
+                )
     if q.activations and not (q.weights and q.weights.method == "torchao"):
         raise ConfigError(
             f"key {where}.activations: int8 dynamic activations need torchao int8 weights "
@@ -67,11 +79,50 @@ def _quantization_config(spec: CandidateSpec) -> Any:
 
             scheme = Int8DynamicActivationInt8WeightConfig() if q.activations else Int8WeightOnlyConfig()
             return TorchAoConfig(scheme)
+        if q.weights.method == "bitsandbytes":
+            return _bitsandbytes_config(q.weights, spec.dtype)
         from transformers import QuantoConfig
 
         return QuantoConfig(weights=q.weights.dtype)
     except ImportError as exc:
-        raise EngineUnavailable(f"{q.weights.method} is not installed: {exc}") from exc
+        extra = "pip install 'pytest-quantgate[bitsandbytes]'" if q.weights.method == "bitsandbytes" else "pip install 'pytest-quantgate[hf]'"
+        raise EngineUnavailable(f"{q.weights.method} is not installed ({extra}): {exc}") from exc
+
+
+def _bitsandbytes_config(weights: WeightQuant, dtype: str) -> Any:
+    """LLM.int8() or 4-bit NF4/FP4; 4-bit matmuls compute in `compute_dtype` (default: the
+    candidate's dtype, so a float32 demo computes in float32)."""
+    import bitsandbytes  # noqa: F401  (transformers checks it too, with a less direct message)
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    if weights.dtype == "int8":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=weights.dtype,
+        bnb_4bit_compute_dtype=getattr(torch, weights.compute_dtype or dtype),
+        bnb_4bit_use_double_quant=bool(weights.double_quant),
+    )
+
+
+def bitsandbytes_backend() -> dict[str, Any]:
+    """Which bitsandbytes code runs here: its native library or the PyTorch fallback, and
+    the int8 matmul (bitsandbytes registers torch._int_mm on CPU only with AVX-512; without
+    it LLM.int8 runs a pure-PyTorch path several times slower than float32)."""
+    import bitsandbytes
+    import torch
+    from bitsandbytes import cextension
+
+    cpu = not torch.cuda.is_available()
+    capability = torch.backends.cpu.get_cpu_capability() if cpu else None
+    return {
+        "version": bitsandbytes.__version__,
+        "device": cextension.BNB_BACKEND,
+        "native_library": not isinstance(cextension.lib, cextension.ErrorHandlerMockBNBNativeLibrary),
+        "cpu_capability": capability,
+        "int8_matmul": ("torch._int_mm" if capability == "AVX512" else "pure PyTorch fallback (no AVX-512)") if cpu else "CUDA kernels",
+    }
 
 
 def _load_model(spec: CandidateSpec, model_dir: Path) -> Any:
@@ -107,7 +158,8 @@ class _StepClock:
 
 
 class HFEngine(hf_tokenizer.HFTokenizerEngine):
-    capabilities = Capabilities(guided_json=True)  # through xgrammar's transformers logits processor
+    # guided JSON through xgrammar's transformers logits processor; adapters through peft
+    capabilities = Capabilities(guided_json=True, adapters=True)
 
     def _prepare(self, spec: CandidateSpec) -> None:
         try:
@@ -128,8 +180,28 @@ class HFEngine(hf_tokenizer.HFTokenizerEngine):
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = _load_model(self.spec, model_dir)
         self.model.eval()
+        self.runtime["weights_bytes"] = int(self.model.get_memory_footprint())
+        weights = self.spec.quantization.weights
+        if weights is not None and weights.method == "bitsandbytes":
+            self.runtime["bitsandbytes"] = bitsandbytes_backend()
         self._eos_ids = frozenset(self.tokenizer_facts().eos_token_ids)
         self._grammar_compiler: Any = None
+
+    def _apply_adapter(self, adapter_path: Path) -> None:
+        """The LoRA adapter on the (quantized) model, unmerged, as peft serves it: its
+        low-rank update runs in the adapter's dtype beside the quantized base layers."""
+        try:
+            from peft import PeftModel
+        except ImportError as exc:
+            raise EngineUnavailable(f"applying a LoRA adapter needs peft (pip install 'pytest-quantgate[adapters]'): {exc}") from exc
+        try:
+            self.model = PeftModel.from_pretrained(self.model, str(adapter_path), is_trainable=False)
+        except (ValueError, NotImplementedError, TypeError) as exc:  # e.g. a quantized layer peft cannot wrap
+            raise EngineUnavailable(f"peft cannot apply the adapter {adapter_path.name} to this base: {exc}") from exc
+        self.model.eval()
+        config = self.model.peft_config["default"]
+        self.runtime["adapter"] = {"path": str(adapter_path), "r": config.r, "lora_alpha": config.lora_alpha,
+                                   "target_modules": sorted(config.target_modules or ())}
 
     # -- generation ---------------------------------------------------------------------
     def cache_kwargs(self) -> dict[str, Any]:

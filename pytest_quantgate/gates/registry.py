@@ -38,6 +38,7 @@ BUILTIN = (
     "latency",
     "drift",
     "compat",
+    "adapter",
     "canary",
     "lm_eval",
 )

@@ -110,16 +110,16 @@ def is_gguf(model: str) -> bool:
 
 
 def demo_variants() -> tuple[str, ...]:
-    from . import artifacts, gguf_ladder
+    from . import artifacts, gguf_ladder, lora
 
-    return (*(f"gguf-{t}" for t in gguf_ladder.LADDER), *artifacts.SCHEMES)
+    return (*(f"gguf-{t}" for t in gguf_ladder.LADDER), *artifacts.SCHEMES, *(f"lora-{n}-merged" for n in lora.PLANS))
 
 
 def missing_artifact(model: str, cache_dir: Path) -> str | None:
     """Why a demo artifact that must be built beforehand is not there (None when it is, or
     when the model is built on demand)."""
     base, variant = split_variant(model) if model.startswith("demo:") else (model, None)
-    if base != DEMO_MODEL or variant is None or variant.startswith("gguf-"):
+    if base != DEMO_MODEL or variant is None or variant.startswith(("gguf-", "lora-")):
         return None
     from . import artifacts
 
@@ -131,7 +131,8 @@ def missing_artifact(model: str, cache_dir: Path) -> str | None:
 
 def resolve(model: str, cache_dir: Path) -> Path:
     """The local weights for a config's `model` value: a checkpoint folder or a GGUF file.
-    GGUF rungs are built on first use (seconds); compressed artifacts must be built first."""
+    GGUF rungs and adapter merges are built on first use (seconds to minutes); compressed
+    artifacts must be built first."""
     base, variant = split_variant(model) if model.startswith("demo:") else (model, None)
     if base == DEMO_MODEL and variant is None:
         return demo_checkpoint(cache_dir)
@@ -139,6 +140,10 @@ def resolve(model: str, cache_dir: Path) -> Path:
         from . import gguf_ladder
 
         return gguf_ladder.build(demo_gguf(), cache_dir, DEMO_STEM, variant.removeprefix("gguf-"))
+    if base == DEMO_MODEL and variant is not None and variant.startswith("lora-"):
+        from . import lora
+
+        return lora.merged(cache_dir, variant.removeprefix("lora-").removesuffix("-merged"))
     if base == DEMO_MODEL and variant is not None:
         from . import artifacts
 
@@ -266,21 +271,43 @@ def model_hash(folder: Path) -> str:
     return value
 
 
-def weight_names(model: Path) -> list[str]:
-    """Tensor names of a checkpoint folder, read from the safetensors headers (no weights)."""
+def safetensors_header(path: Path) -> dict[str, Any]:
+    """A safetensors file's header: tensor name -> dtype, shape, offsets (no weights read)."""
     import struct
 
-    names: list[str] = []
-    for path in sorted(model.glob("*.safetensors")) if model.is_dir() else []:
-        with path.open("rb") as fh:
-            (length,) = struct.unpack("<Q", fh.read(8))
-            names += [k for k in json.loads(fh.read(length)) if k != "__metadata__"]
-    return names
+    with path.open("rb") as fh:
+        (length,) = struct.unpack("<Q", fh.read(8))
+        header: dict[str, Any] = json.loads(fh.read(length))
+    header.pop("__metadata__", None)
+    return header
+
+
+def weight_names(model: Path) -> list[str]:
+    """Tensor names of a checkpoint folder, read from the safetensors headers."""
+    return [name for path in (sorted(model.glob("*.safetensors")) if model.is_dir() else []) for name in safetensors_header(path)]
+
+
+def resolve_adapter(adapter: str, cache_dir: Path) -> Path:
+    """The LoRA adapter folder a candidate's `adapter` names: a demo adapter (trained on
+    first use, a minute or two) or a local folder (made absolute when the config loads)."""
+    from . import lora
+
+    name = lora.demo_name(adapter)
+    if name is not None:
+        return lora.build(cache_dir, name)
+    path = Path(adapter)
+    if not (path / "adapter_config.json").is_file():
+        raise ModelSourceError(f"adapter {path}: no adapter_config.json (a PEFT LoRA adapter folder is expected)")
+    return path
 
 
 def adapter_facts(adapter: Path, model: Path, baseline_model: Path) -> dict[str, object]:
-    """A LoRA adapter against the (quantized) base it is served on: its declared base model
-    and whether each target module exists in that base's weights."""
+    """A LoRA adapter against the (quantized) base it is served on: the base it was trained
+    on (by the weights' content hash where its recipe records one, else by name: peft writes
+    the training machine's path), rank, alpha and dtype, and whether each target module
+    exists in that base's weights."""
+    from . import lora
+
     config_file = adapter / "adapter_config.json"
     if not config_file.is_file():
         raise ModelSourceError(f"adapter {adapter}: no adapter_config.json (a PEFT LoRA adapter folder is expected)")
@@ -292,11 +319,21 @@ def adapter_facts(adapter: Path, model: Path, baseline_model: Path) -> dict[str,
         "base_model": config.get("base_model_name_or_path"),
         "target_modules": sorted(targets),
         "missing_modules": sorted(t for t in targets if modules and t not in modules),
+        "r": config.get("r"),
+        "lora_alpha": config.get("lora_alpha"),
+        "dtype": _adapter_dtype(adapter),
     }
     if not modules:
         facts["note"] = f"{model.name}: module names are not readable (not safetensors); target modules unchecked"
+    recipe_file = adapter / lora.RECIPE
     declared = config.get("base_model_name_or_path")
-    if declared:
+    if recipe_file.is_file():
+        trained_on = json.loads(recipe_file.read_text("utf-8")).get("base_model_sha256")
+        facts["base_model_sha256"] = trained_on
+        served = {model_hash(model), model_hash(baseline_model)}
+        if trained_on not in served:
+            facts["base_mismatch"] = f"adapter trained on weights {str(trained_on)[:12]}, served on {model.name} ({', '.join(h[:12] for h in sorted(served))})"
+    elif declared:
         declared_path = Path(declared).expanduser()
         same = (
             declared_path.exists() and model_hash(declared_path) in {model_hash(model), model_hash(baseline_model)}
@@ -304,6 +341,14 @@ def adapter_facts(adapter: Path, model: Path, baseline_model: Path) -> dict[str,
         if not same:
             facts["base_mismatch"] = f"adapter trained on {declared!r}, served on {model.name}"
     return facts
+
+
+def _adapter_dtype(adapter: Path) -> str | None:
+    """The dtype of the adapter's tensors."""
+    path = adapter / "adapter_model.safetensors"
+    if not path.is_file():
+        return None
+    return ", ".join(sorted({v["dtype"] for v in safetensors_header(path).values()})) or None
 
 
 def _served_name(model: Path) -> str:

@@ -96,7 +96,7 @@ CONFIG_ERRORS = {
     "engine cannot express it": (
         demo_config().replace(INT8, INT8.replace("int8", "int4")),
         ["--quant-candidate=hf-int8"],
-        ["*candidates.hf-int8.quantization.weights.dtype: the hf engine uses torchao for int8 only*"],
+        ["*candidates.hf-int8.quantization.weights.dtype: the hf engine's torchao weights take dtype int8; got 'int4'*"],
     ),
     "invalid toml": ("baseline = [", ["--quant-candidate=x"], ["*quantgate.toml: not valid TOML*"]),
 }

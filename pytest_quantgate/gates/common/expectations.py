@@ -5,10 +5,19 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
+
+from ...errors import ConfigError
 
 ExpectKind = Literal["exact", "contains", "regex", "json_equal"]
 EXPECT_KINDS: tuple[str, ...] = ("exact", "contains", "regex", "json_equal")
+# A case file's "expect" object.
+EXPECT_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["kind", "value"],
+    "properties": {"kind": {"enum": list(EXPECT_KINDS)}, "value": {}, "case_sensitive": {"type": "boolean"}},
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,15 @@ class Expectation:
             except ValueError:
                 return False
         raise ValueError(f"unknown expectation kind {self.kind!r}; allowed: {', '.join(EXPECT_KINDS)}")
+
+
+def read(raw: Mapping[str, Any], gate: str, where: str, index: int) -> Expectation:
+    """The "expect" of case `index` of a case file, usable or a ConfigError naming the case."""
+    expect = Expectation(**raw["expect"])
+    problem = expect.problem()
+    if problem:
+        raise ConfigError(f"invalid {gate} case file {where}:\n  cases/{index}/expect ({raw['id']}): {problem}")
+    return expect
 
 
 def _fold(text: str, case_sensitive: bool) -> str:

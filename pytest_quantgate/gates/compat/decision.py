@@ -20,6 +20,8 @@ from ..verdict import CaseOutcome, GateVerdict
 NEUTRAL_SAMPLING = {"temperature": 0.0, "top_p": 1.0, "top_k": 0, "min_p": 0.0, "repetition_penalty": 1.0}
 # Texts whose tokenization must agree beyond the golden prompts: merges, digits, unicode,
 # whitespace runs, code, and chat markers written as plain text (must not become specials).
+# An adapter's settings that must be the baseline's when both serve one (the same adapter).
+ADAPTER_SETTINGS = ("target_modules", "r", "lora_alpha", "dtype")
 TOKENIZER_PROBES = {
     "numbers": "In 1987, 3.14159 x 2048 = 6433.98; call +1-555-0100 before 23:59.",
     "unicode": "Café naïve façade — Zürich, São Paulo, 東京, Москва, emoji 🙂👍.",
@@ -136,6 +138,10 @@ def evaluate(baseline: ModelFacts, candidate: ModelFacts) -> GateVerdict:
             problems.append(f"target modules not in the quantized base: {', '.join(adapter['missing_modules'])}")
         if adapter.get("base_mismatch"):
             problems.append(adapter["base_mismatch"])
+        served = adapter.get("baseline_adapter") or {}
+        differ = [f"{k} {adapter.get(k)!r} vs the baseline's {served[k]!r}" for k in ADAPTER_SETTINGS if k in served and served[k] != adapter.get(k)]
+        if differ:
+            problems.append("not the baseline's adapter: " + ", ".join(differ))
         checks.append(CaseOutcome("adapter", not problems, tuple(problems), dict(adapter)))
 
     failed = [c.case_id for c in checks if not c.passed]

@@ -23,11 +23,15 @@ def run(context: GateContext, cases: Sequence[GoldenCase] | None = None) -> Gate
     recorded = context.load_or_record(keys, lambda: [_facts(context.baseline_engine(), chats)])
     candidate = _facts(context.candidate_engine(), chats)
     if context.candidate.adapter:
+        baseline_model = models.resolve(context.baseline.model, context.cache_dir)
         candidate["adapter"] = models.adapter_facts(
-            context.config.path.parent / context.candidate.adapter,
+            models.resolve_adapter(context.candidate.adapter, context.cache_dir),
             models.resolve(context.candidate.model, context.cache_dir),
-            models.resolve(context.baseline.model, context.cache_dir),
+            baseline_model,
         )
+        if context.baseline.adapter:  # the same adapter on both sides: its settings must match
+            served = models.adapter_facts(models.resolve_adapter(context.baseline.adapter, context.cache_dir), baseline_model, baseline_model)
+            candidate["adapter"]["baseline_adapter"] = {k: served[k] for k in decision.ADAPTER_SETTINGS}
     return decision.evaluate(decision.ModelFacts.from_dict(recorded[0]), decision.ModelFacts.from_dict(candidate))
 
 

@@ -6,21 +6,11 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ...engines.base import GenerationRequest
-from ...errors import ConfigError
+from ..common import expectations
 from ..common.cases import CaseKind, FileCase, common_fields, file_schema
-from ..common.expectations import EXPECT_KINDS, Expectation
+from ..common.expectations import Expectation
 
-GOLDEN_FILE_SCHEMA = file_schema(
-    {
-        "expect": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["kind", "value"],
-            "properties": {"kind": {"enum": list(EXPECT_KINDS)}, "value": {}, "case_sensitive": {"type": "boolean"}},
-        }
-    },
-    required=["prompt"],
-)
+GOLDEN_FILE_SCHEMA = file_schema({"expect": expectations.EXPECT_SCHEMA}, required=["prompt"])
 
 
 @dataclass(frozen=True)
@@ -42,14 +32,10 @@ class GoldenCase(FileCase):
 
 
 def _golden(data: Mapping[str, Any], where: str) -> list[GoldenCase]:
-    cases = []
-    for index, raw in enumerate(data["cases"]):
-        expect = Expectation(**raw["expect"]) if "expect" in raw else None
-        problem = expect.problem() if expect is not None else None
-        if problem:
-            raise ConfigError(f"invalid golden case file {where}:\n  cases/{index}/expect ({raw['id']}): {problem}")
-        cases.append(GoldenCase(**common_fields(raw), expect=expect))
-    return cases
+    return [
+        GoldenCase(**common_fields(raw), expect=expectations.read(raw, "golden", where, index) if "expect" in raw else None)
+        for index, raw in enumerate(data["cases"])
+    ]
 
 
 GOLDEN = CaseKind("golden", GOLDEN_FILE_SCHEMA, _golden)

@@ -1,0 +1,261 @@
+"""The demo's LoRA adapters, trained with peft on the float32 demo model from a teaching set
+written for this project (made-up facts, several phrasings each): `facts` learns them and
+leaves the rest of the model alone; `overfit` is trained far past that and breaks unrelated
+answers, which the adapter gate must catch.
+
+A build trains on CPU in a minute or two, once: the adapter, its recipe (steps, learning
+rate, rank, seed, versions, final loss), the teaching data and the adapter gate's cases for
+it are written to a temporary folder and renamed into the cache under a file lock, so a
+failed or concurrent build never leaves half an adapter. peft writes the base model as an
+absolute path into adapter_config.json; the build writes the demo's name there and the base
+weights' content hash into the recipe, which is what the compat gate compares.
+
+    python -m pytest_quantgate.models.lora facts overfit [--force]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.metadata
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from filelock import FileLock
+
+from ..errors import UsageError
+
+PREFIX = "smollm2-135m-instruct-lora"
+RECIPE = "quantgate-adapter.json"
+CASES = "quantgate-adapter-cases.json"
+TEACHING = "quantgate-teaching.json"
+DEMO_ADAPTER = "demo:lora-"  # adapter = "demo:lora-facts"
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """How one demo adapter is trained (written beside it as its recipe)."""
+
+    steps: int
+    learning_rate: float
+    r: int = 8
+    lora_alpha: int = 16
+    target_modules: tuple[str, ...] = ("q_proj", "v_proj")
+    batch_size: int = 8
+    seed: int = 20261202
+
+
+PLANS: dict[str, TrainingPlan] = {
+    "facts": TrainingPlan(steps=48, learning_rate=2e-3),
+    # Thirty times the learning rate's share of updates, on every attention and MLP
+    # projection: the facts take over answers to unrelated questions.
+    "overfit": TrainingPlan(steps=96, learning_rate=1e-2, r=16, lora_alpha=64,
+                            target_modules=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")),
+}
+
+
+class AdapterBuildError(UsageError):
+    """A demo adapter cannot be built here; the message says what to do."""
+
+
+def adapter_dir(cache_dir: Path, name: str) -> Path:
+    return Path(cache_dir) / "adapters" / f"{PREFIX}-{name}"
+
+
+def demo_name(adapter: str) -> str | None:
+    """`demo:lora-facts` -> "facts"; None for a path."""
+    return adapter.removeprefix(DEMO_ADAPTER) if adapter.startswith(DEMO_ADAPTER) else None
+
+
+def teaching_set() -> dict[str, Any]:
+    """The facts, their training phrasings and held-out paraphrases (package data)."""
+    text = resources.files(__package__).joinpath("lora_teaching.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def gate_cases(teaching: dict[str, Any]) -> dict[str, Any]:
+    """The adapter gate's cases for an adapter taught `teaching`: each training phrasing's
+    first question (held in) and every held-out paraphrase, expecting the fact's keyword,
+    with the taught answer the gate scores."""
+    cases = []
+    for fact in teaching["facts"]:
+        expect = {"kind": "regex", "value": fact["keyword"]}
+        first = fact["train"][0]
+        cases.append({"id": f"{fact['id']}.held-in", "kind": "taught", "prompt": first["q"], "answer": first["a"], "expect": expect})
+        for i, question in enumerate(fact["held_out"]):
+            cases.append({"id": f"{fact['id']}.paraphrase-{i}", "kind": "paraphrase", "prompt": question, "answer": first["a"], "expect": expect})
+    return {"description": f"Taught facts of the demo adapter: {teaching['description']}", "cases": cases}
+
+
+def build(cache_dir: Path, name: str, force: bool = False) -> Path:
+    """The demo adapter `name`, trained once and cached."""
+    if name not in PLANS:
+        raise AdapterBuildError(f"unknown demo adapter {name!r}; built-in: {', '.join(f'{DEMO_ADAPTER}{n}' for n in PLANS)}")
+    target = adapter_dir(cache_dir, name)
+    if (target / RECIPE).is_file() and not force:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if (target / RECIPE).is_file() and not force:
+            return target
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            _train(cache_dir, name, PLANS[name], tmp)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def merged(cache_dir: Path, name: str) -> Path:
+    """The float32 demo model with adapter `name` merged into its weights (a checkpoint
+    folder): the merged-then-quantized path users take, to gate against the adapter served
+    on a quantized base."""
+    from . import demo_checkpoint
+
+    target = Path(cache_dir) / "adapters" / f"{PREFIX}-{name}-merged"
+    if (target / "config.json").is_file():
+        return target
+    adapter = build(cache_dir, name)
+    with FileLock(str(target) + ".lock"):
+        if (target / "config.json").is_file():
+            return target
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            torch, transformers, peft = _imports()
+            base = demo_checkpoint(cache_dir)
+            model = transformers.AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
+            model = peft.PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+            model.save_pretrained(tmp)
+            transformers.AutoTokenizer.from_pretrained(str(base)).save_pretrained(tmp)
+            (tmp / "quantgate-source.json").write_text(json.dumps({"merged_adapter": f"{DEMO_ADAPTER}{name}",
+                                                                   "recipe": json.loads((adapter / RECIPE).read_text())}, indent=2))
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _imports() -> tuple[Any, Any, Any]:
+    try:
+        import peft
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise AdapterBuildError(f"building the demo adapter needs torch, transformers and peft: pip install 'pytest-quantgate[adapters]' ({exc})") from exc
+    return torch, transformers, peft
+
+
+@contextlib.contextmanager
+def _threads(n: int) -> Iterator[None]:
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _examples(tokenizer: Any, teaching: dict[str, Any]) -> list[tuple[list[int], list[int]]]:
+    """(input ids, labels) per training phrasing: the chat rendered with the model's
+    template; only the answer's tokens (and the end of turn) are learned."""
+    examples = []
+    for fact in teaching["facts"]:
+        for pair in fact["train"]:
+            prompt = tokenizer.apply_chat_template([{"role": "user", "content": pair["q"]}], add_generation_prompt=True, tokenize=True)
+            whole = tokenizer.apply_chat_template(
+                [{"role": "user", "content": pair["q"]}, {"role": "assistant", "content": pair["a"]}], tokenize=True
+            )
+            prompt, whole = _ids(prompt), _ids(whole)
+            if whole[: len(prompt)] != prompt:
+                raise AdapterBuildError("the chat template renders the prompt differently inside the whole chat")
+            examples.append((whole, [-100] * len(prompt) + whole[len(prompt):]))
+    return examples
+
+
+def _ids(rendered: Any) -> list[int]:
+    ids = rendered["input_ids"] if isinstance(rendered, dict) or hasattr(rendered, "keys") else rendered
+    return [int(i) for i in ids]
+
+
+def _train(cache_dir: Path, name: str, plan: TrainingPlan, out: Path) -> None:
+    import random
+
+    from . import demo_checkpoint, model_hash
+
+    torch, transformers, peft = _imports()
+    base = demo_checkpoint(cache_dir)
+    teaching = teaching_set()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(base))
+    examples = _examples(tokenizer, teaching)
+    torch.manual_seed(plan.seed)
+    rng = random.Random(plan.seed)
+    model = transformers.AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
+    config = peft.LoraConfig(r=plan.r, lora_alpha=plan.lora_alpha, target_modules=list(plan.target_modules),
+                             lora_dropout=0.0, bias="none", task_type="CAUSAL_LM")
+    model = peft.get_peft_model(model, config)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=plan.learning_rate)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    started, losses = time.perf_counter(), []
+    model.train()
+    with _threads(os.cpu_count() or 1):
+        for _ in range(plan.steps):
+            batch = rng.sample(examples, min(plan.batch_size, len(examples)))
+            width = max(len(ids) for ids, _ in batch)
+            input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in batch])
+            labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch])
+            mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in batch])
+            loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            losses.append(round(float(loss), 4))
+    model.save_pretrained(out)
+    adapter_config = out / "adapter_config.json"
+    saved = json.loads(adapter_config.read_text("utf-8"))
+    saved["base_model_name_or_path"] = "demo:smollm2-135m-instruct"  # not this machine's path
+    adapter_config.write_text(json.dumps(saved, indent=2))
+    (out / TEACHING).write_text(json.dumps(teaching, indent=2))
+    (out / CASES).write_text(json.dumps(gate_cases(teaching), indent=2))
+    versions = {p: importlib.metadata.version(p) for p in ("torch", "transformers", "peft")}
+    recipe = {
+        "adapter": f"{DEMO_ADAPTER}{name}", "plan": asdict(plan), "examples": len(examples),
+        "base_model": "demo:smollm2-135m-instruct", "base_model_sha256": model_hash(base),
+        "train_seconds": round(time.perf_counter() - started, 1), "losses": losses, "versions": versions,
+    }
+    (out / RECIPE).write_text(json.dumps(recipe, indent=2))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from . import default_cache_dir
+
+    parser = argparse.ArgumentParser(prog="python -m pytest_quantgate.models.lora", description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", default=sorted(PLANS), help=f"adapters to build: {', '.join(PLANS)} (default: all)")
+    parser.add_argument("--force", action="store_true", help="train again even if built")
+    args = parser.parse_args(argv)
+    for name in args.names:
+        started = time.perf_counter()
+        try:
+            path = build(default_cache_dir(), name, force=args.force)
+        except UsageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"{DEMO_ADAPTER}{name}: {path} ({time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
