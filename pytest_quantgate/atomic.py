@@ -48,6 +48,34 @@ def write_with(path: Path, writer: Callable[[Path], Any]) -> None:
         writer(tmp)
 
 
+def built_once(target: Path, make: Callable[[Path], Any], done: Callable[[Path], bool] = Path.exists, force: bool = False) -> Path:
+    """`target` (a file or a folder), made once: `make(tmp)` writes a temporary sibling that is
+    renamed into place under a file lock, so concurrent builders (xdist workers) wait for the
+    first and a failed build leaves nothing behind."""
+    import shutil
+
+    from filelock import FileLock
+
+    if done(target) and not force:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if done(target) and not force:
+            return target
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            make(tmp)
+            if target.is_dir():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        finally:
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+    return target
+
+
 def _sync(path: Path) -> None:
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())

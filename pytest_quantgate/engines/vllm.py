@@ -153,8 +153,10 @@ def _floor(position: Mapping[int, Any], k: int) -> float:
 
 
 class VLLMEngine(hf_tokenizer.HFTokenizerEngine):
-    # vLLM structured outputs (xgrammar back-end); `vllm serve` serves it.
-    capabilities = Capabilities(guided_json=True, serving_runtime="vllm")
+    # vLLM structured outputs (xgrammar back-end); `vllm serve` serves it; LoRA adapters
+    # through its LoRA requests (the base loaded with enable_lora).
+    capabilities = Capabilities(guided_json=True, serving_runtime="vllm", adapters=True)
+    MAX_LORA_RANK = 64
 
     def _prepare(self, spec: CandidateSpec) -> None:
         check_spec(spec)
@@ -179,6 +181,9 @@ class VLLMEngine(hf_tokenizer.HFTokenizerEngine):
             raise EngineUnavailable(reason)
         options = engine_options(spec)
         options.setdefault("max_logprobs", self.OWN_TOP_K)  # drift: the top-256 recorded, the candidate's own top-1024 (_score)
+        if spec.adapter:
+            options.update(enable_lora=True, max_loras=1, max_lora_rank=self.MAX_LORA_RANK)
+        self._lora: Any = None
         try:
             self.llm: Any = LLM(model=str(model_dir), dtype=spec.dtype, **options)
         except (ValueError, NotImplementedError) as exc:
@@ -187,6 +192,16 @@ class VLLMEngine(hf_tokenizer.HFTokenizerEngine):
         self.tokenizer = self.llm.get_tokenizer()
         self._model_config = self.llm.llm_engine.model_config
         self._per_id_logprobs = True  # until vLLM says its runner has none
+
+    def _apply_adapter(self, adapter_path: Path) -> None:
+        from vllm.lora.request import LoRARequest
+
+        self._lora = LoRARequest("adapter", 1, str(adapter_path))
+        self.runtime["adapter"] = {"path": str(adapter_path), "served_as": "vLLM LoRA request"}
+
+    def _run(self, prompts: Sequence[Any], params: Any) -> Any:
+        """One offline batch, with the candidate's adapter when it has one."""
+        return self.llm.generate(prompts, params, use_tqdm=False, lora_request=self._lora)
 
     # -- generation ----------------------------------------------------------------------
     def _sampling(self, request: GenerationRequest, top_k: int) -> Any:
@@ -206,11 +221,7 @@ class VLLMEngine(hf_tokenizer.HFTokenizerEngine):
 
         prompts = [self.render_chat(r.messages, r.tools) for r in requests]
         started = time.perf_counter()
-        outputs = self.llm.generate(
-            [TokensPrompt(prompt_token_ids=p) for p in prompts],
-            [self._sampling(r, top_logprobs) for r in requests],
-            use_tqdm=False,
-        )
+        outputs = self._run([TokensPrompt(prompt_token_ids=p) for p in prompts], [self._sampling(r, top_logprobs) for r in requests])
         elapsed = time.perf_counter() - started
         results = []
         for prompt, output in zip(prompts, outputs):
@@ -241,7 +252,7 @@ class VLLMEngine(hf_tokenizer.HFTokenizerEngine):
         outputs = None
         if gather and self._per_id_logprobs:
             try:
-                outputs = self.llm.generate(prompts, self._score_params(sequences, top_logprobs, gather), use_tqdm=False)
+                outputs = self._run(prompts, self._score_params(sequences, top_logprobs, gather))
             except Exception as exc:  # VLLMValidationError: per-id prompt log-probs need the V2 runner (not on CPU)
                 if type(exc).__name__ != "VLLMValidationError" and not isinstance(exc, ValueError):
                     raise
@@ -249,7 +260,7 @@ class VLLMEngine(hf_tokenizer.HFTokenizerEngine):
         own_top = bool(gather) and not self._per_id_logprobs
         width = max(top_logprobs, self.OWN_TOP_K) if own_top else top_logprobs
         if outputs is None:
-            outputs = self.llm.generate(prompts, self._score_params(sequences, width, None), use_tqdm=False)
+            outputs = self._run(prompts, self._score_params(sequences, width, None))
         results = []
         for index, (seq, output) in enumerate(zip(sequences, outputs)):
             rows = output.prompt_logprobs[1:]  # row p predicts token p+1 (row 0 is None)

@@ -106,13 +106,19 @@ def source_problem(path: Path, engine: str) -> str | None:
 
 def is_gguf(model: str) -> bool:
     variant = split_variant(model)[1] if model.startswith("demo:") else None
-    return (variant or "").startswith("gguf-") or model.lower().endswith(".gguf")
+    return (variant or "").startswith("gguf-") or "-gguf-" in (variant or "") or model.lower().endswith(".gguf")
 
 
 def demo_variants() -> tuple[str, ...]:
     from . import artifacts, gguf_ladder, lora
 
-    return (*(f"gguf-{t}" for t in gguf_ladder.LADDER), *artifacts.SCHEMES, *(f"lora-{n}-merged" for n in lora.PLANS))
+    merged = [f"lora-{n}-merged" for n in lora.PLANS]
+    return (
+        *(f"gguf-{t}" for t in gguf_ladder.LADDER),
+        *artifacts.SCHEMES,
+        *merged,
+        *(f"{m}-gguf-{t}" for m in merged for t in gguf_ladder.LADDER),
+    )
 
 
 def missing_artifact(model: str, cache_dir: Path) -> str | None:
@@ -141,9 +147,13 @@ def resolve(model: str, cache_dir: Path) -> Path:
 
         return gguf_ladder.build(demo_gguf(), cache_dir, DEMO_STEM, variant.removeprefix("gguf-"))
     if base == DEMO_MODEL and variant is not None and variant.startswith("lora-"):
-        from . import lora
+        from . import gguf_ladder, lora
 
-        return lora.merged(cache_dir, variant.removeprefix("lora-").removesuffix("-merged"))
+        merged, _, gguf_type = variant.partition("-gguf-")
+        name = merged.removeprefix("lora-").removesuffix("-merged")
+        if gguf_type:
+            return gguf_ladder.build(lora.merged_gguf(cache_dir, name), cache_dir, lora.merged_stem(name), gguf_type)
+        return lora.merged(cache_dir, name)
     if base == DEMO_MODEL and variant is not None:
         from . import artifacts
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Callable
 
-from filelock import FileLock
-
+from .. import atomic
 from ..errors import UsageError
 
 # GGUF type -> llama.cpp's LLAMA_FTYPE_* constant name (llama_cpp exposes them).
@@ -43,26 +43,24 @@ def build(source: Path, cache_dir: Path, stem: str, gguf_type: str) -> Path:
     gguf_type = gguf_type.lower()
     if gguf_type not in LADDER:
         raise LadderError(f"unknown GGUF type {gguf_type!r}; allowed: {', '.join(LADDER)}")
-    target = path_of(cache_dir, stem, gguf_type)
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):
-        if target.is_file():
-            return target
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            if gguf_type == "f32":
-                _dequantize(source, tmp)
-            else:
-                _quantize(build(source, cache_dir, stem, "f32"), tmp, gguf_type)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
-    return target
+
+    def make(tmp: Path) -> None:
+        if gguf_type == "f32":
+            _dequantize(source, tmp)
+        else:
+            _quantize(build(source, cache_dir, stem, "f32"), tmp, gguf_type)
+
+    return atomic.built_once(path_of(cache_dir, stem, gguf_type), make, Path.is_file)
 
 
 def _dequantize(source: Path, out: Path) -> None:
+    rewrite(source, out, lambda name, weights: weights)
+
+
+def rewrite(source: Path, out: Path, transform: Callable[[str, Any], Any]) -> None:
+    """An F32 GGUF of `source`'s tensors, each dequantized and passed through
+    `transform(name, weights)` (a numpy array shaped as the tensor, rows first), with
+    `source`'s metadata unchanged."""
     import numpy as np
     from gguf import GGUFReader, GGUFValueType, GGUFWriter, LlamaFileType
     from gguf.quants import dequantize
@@ -78,7 +76,8 @@ def _dequantize(source: Path, out: Path) -> None:
     writer.add_file_type(LlamaFileType.ALL_F32)
     for tensor in reader.tensors:
         weights = dequantize(tensor.data, tensor.tensor_type).astype(np.float32)
-        writer.add_tensor(tensor.name, weights.reshape([int(n) for n in reversed(tensor.shape)]))
+        shaped = weights.reshape([int(n) for n in reversed(tensor.shape)])
+        writer.add_tensor(tensor.name, np.ascontiguousarray(transform(tensor.name, shaped), dtype=np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

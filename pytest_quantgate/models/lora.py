@@ -4,9 +4,10 @@ leaves the rest of the model alone; `overfit` is trained far past that and break
 answers, which the adapter gate must catch.
 
 A build trains on CPU in a minute or two, once: the adapter, its recipe (steps, learning
-rate, rank, seed, versions, final loss), the teaching data and the adapter gate's cases for
-it are written to a temporary folder and renamed into the cache under a file lock, so a
-failed or concurrent build never leaves half an adapter. peft writes the base model as an
+rate, rank, seed, versions, losses), the teaching data and the adapter gate's cases for it
+are written to a temporary folder and renamed into the cache under a file lock, so a failed
+or concurrent build never leaves half an adapter. `merged` and `merged_gguf` fold an adapter
+into the float32 weights (a checkpoint, an F32 GGUF for the ladder's quantizer). peft writes the base model as an
 absolute path into adapter_config.json; the build writes the demo's name there and the base
 weights' content hash into the recipe, which is what the compat gate compares.
 
@@ -16,21 +17,16 @@ weights' content hash into the recipe, which is what the compat gate compares.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.metadata
 import json
-import os
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
-from filelock import FileLock
-
+from .. import atomic
 from ..errors import UsageError
 
 PREFIX = "smollm2-135m-instruct-lora"
@@ -51,14 +47,16 @@ class TrainingPlan:
     target_modules: tuple[str, ...] = ("q_proj", "v_proj")
     batch_size: int = 8
     seed: int = 20261202
+    replay: bool = True  # train on the retain prompts with the base model's own answers too
 
 
 PLANS: dict[str, TrainingPlan] = {
-    "facts": TrainingPlan(steps=48, learning_rate=2e-3),
-    # Thirty times the learning rate's share of updates, on every attention and MLP
-    # projection: the facts take over answers to unrelated questions.
-    "overfit": TrainingPlan(steps=96, learning_rate=1e-2, r=16, lora_alpha=64,
-                            target_modules=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")),
+    # The facts, with the base model's own answers to the retain prompts replayed beside them
+    # (self-distillation), so that it learns the facts and not "every capital is Quillfort".
+    "facts": TrainingPlan(steps=40, learning_rate=1e-3, replay=True),
+    # Ten epochs of the facts alone at twice the learning rate: the taught answers take over
+    # unrelated questions ("The capital of France is Quillfort.").
+    "overfit": TrainingPlan(steps=48, learning_rate=2e-3, replay=False),
 }
 
 
@@ -100,22 +98,13 @@ def build(cache_dir: Path, name: str, force: bool = False) -> Path:
     """The demo adapter `name`, trained once and cached."""
     if name not in PLANS:
         raise AdapterBuildError(f"unknown demo adapter {name!r}; built-in: {', '.join(f'{DEMO_ADAPTER}{n}' for n in PLANS)}")
-    target = adapter_dir(cache_dir, name)
-    if (target / RECIPE).is_file() and not force:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):
-        if (target / RECIPE).is_file() and not force:
-            return target
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-        try:
-            _train(cache_dir, name, PLANS[name], tmp)
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return atomic.built_once(
+        adapter_dir(cache_dir, name), lambda tmp: _train(cache_dir, name, PLANS[name], tmp), lambda p: (p / RECIPE).is_file(), force
+    )
+
+
+def merged_stem(name: str) -> str:
+    return f"{PREFIX}-{name}-merged"
 
 
 def merged(cache_dir: Path, name: str) -> Path:
@@ -124,27 +113,64 @@ def merged(cache_dir: Path, name: str) -> Path:
     on a quantized base."""
     from . import demo_checkpoint
 
-    target = Path(cache_dir) / "adapters" / f"{PREFIX}-{name}-merged"
-    if (target / "config.json").is_file():
-        return target
-    adapter = build(cache_dir, name)
-    with FileLock(str(target) + ".lock"):
-        if (target / "config.json").is_file():
-            return target
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-        try:
-            torch, transformers, peft = _imports()
-            base = demo_checkpoint(cache_dir)
-            model = transformers.AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
-            model = peft.PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
-            model.save_pretrained(tmp)
-            transformers.AutoTokenizer.from_pretrained(str(base)).save_pretrained(tmp)
-            (tmp / "quantgate-source.json").write_text(json.dumps({"merged_adapter": f"{DEMO_ADAPTER}{name}",
-                                                                   "recipe": json.loads((adapter / RECIPE).read_text())}, indent=2))
-            os.replace(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    def make(tmp: Path) -> None:
+        torch, transformers, peft = _imports()
+        base, adapter = demo_checkpoint(cache_dir), build(cache_dir, name)
+        model = transformers.AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
+        model = peft.PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+        model.save_pretrained(tmp)
+        transformers.AutoTokenizer.from_pretrained(str(base)).save_pretrained(tmp)
+        (tmp / "quantgate-source.json").write_text(json.dumps({"merged_adapter": f"{DEMO_ADAPTER}{name}", "recipe": json.loads((adapter / RECIPE).read_text())}, indent=2))
+
+    return atomic.built_once(Path(cache_dir) / "adapters" / merged_stem(name), make, lambda p: (p / "config.json").is_file())
+
+
+# peft module name -> llama.cpp tensor name (blk.N.<name>.weight)
+GGUF_TENSORS = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v", "o_proj": "attn_output",
+                "gate_proj": "ffn_gate", "up_proj": "ffn_up", "down_proj": "ffn_down"}
+
+
+def merged_gguf(cache_dir: Path, name: str) -> Path:
+    """The demo's F32 GGUF with adapter `name` merged in (then quantized by the GGUF ladder,
+    as llama.cpp users do): each target weight gains scale * B @ A, with llama.cpp's row
+    permutation of the query and key projections (convert_hf_to_gguf's `permute`)."""
+    from . import DEMO_STEM, demo_gguf, gguf_ladder
+
+    def make(tmp: Path) -> None:
+        from gguf import GGUFReader
+
+        source = gguf_ladder.build(demo_gguf(), cache_dir, DEMO_STEM, "f32")
+        fields = GGUFReader(source).fields
+        heads = int(fields["llama.attention.head_count"].contents())
+        kv_heads = int(fields["llama.attention.head_count_kv"].contents())
+        deltas = gguf_deltas(build(cache_dir, name), heads, kv_heads)
+        gguf_ladder.rewrite(source, tmp, lambda tensor, weights: weights + deltas[tensor] if tensor in deltas else weights)
+
+    return atomic.built_once(gguf_ladder.path_of(cache_dir, merged_stem(name), "f32"), make, Path.is_file)
+
+
+def gguf_deltas(adapter: Path, heads: int, kv_heads: int) -> dict[str, Any]:
+    """llama.cpp tensor name -> the adapter's update to it (rows first, as gguf-py reads them)."""
+    import re
+
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    config = json.loads((adapter / "adapter_config.json").read_text("utf-8"))
+    scale = config["lora_alpha"] / config["r"]
+    tensors = load_file(str(adapter / "adapter_model.safetensors"))
+    deltas = {}
+    for key, a in tensors.items():
+        found = re.search(r"layers\.(\d+)\.\w+\.(\w+)\.lora_A\.weight$", key)
+        if not found:
+            continue
+        layer, module = int(found[1]), found[2]
+        delta = scale * (tensors[key.replace("lora_A", "lora_B")].astype(np.float64) @ a.astype(np.float64))
+        if module in ("q_proj", "k_proj"):  # llama.cpp stores these rows permuted for its RoPE
+            n = heads if module == "q_proj" else kv_heads
+            delta = delta.reshape(n, 2, delta.shape[0] // n // 2, delta.shape[1]).swapaxes(1, 2).reshape(delta.shape)
+        deltas[f"blk.{layer}.{GGUF_TENSORS[module]}.weight"] = delta.astype(np.float32)
+    return deltas
 
 
 def _imports() -> tuple[Any, Any, Any]:
@@ -157,33 +183,32 @@ def _imports() -> tuple[Any, Any, Any]:
     return torch, transformers, peft
 
 
-@contextlib.contextmanager
-def _threads(n: int) -> Iterator[None]:
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _examples(tokenizer: Any, teaching: dict[str, Any]) -> list[tuple[list[int], list[int]]]:
-    """(input ids, labels) per training phrasing: the chat rendered with the model's
+def _examples(tokenizer: Any, pairs: Sequence[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
+    """(input ids, labels) per question and answer: the chat rendered with the model's
     template; only the answer's tokens (and the end of turn) are learned."""
     examples = []
-    for fact in teaching["facts"]:
-        for pair in fact["train"]:
-            prompt = tokenizer.apply_chat_template([{"role": "user", "content": pair["q"]}], add_generation_prompt=True, tokenize=True)
-            whole = tokenizer.apply_chat_template(
-                [{"role": "user", "content": pair["q"]}, {"role": "assistant", "content": pair["a"]}], tokenize=True
-            )
-            prompt, whole = _ids(prompt), _ids(whole)
-            if whole[: len(prompt)] != prompt:
-                raise AdapterBuildError("the chat template renders the prompt differently inside the whole chat")
-            examples.append((whole, [-100] * len(prompt) + whole[len(prompt):]))
+    for question, answer in pairs:
+        prompt = _ids(tokenizer.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True, tokenize=True))
+        whole = _ids(tokenizer.apply_chat_template(
+            [{"role": "user", "content": question}, {"role": "assistant", "content": answer}], tokenize=True
+        ))
+        if whole[: len(prompt)] != prompt:
+            raise AdapterBuildError("the chat template renders the prompt differently inside the whole chat")
+        examples.append((whole, [-100] * len(prompt) + whole[len(prompt):]))
     return examples
+
+
+def _base_answers(model: Any, tokenizer: Any, questions: Sequence[str], max_new_tokens: int = 32) -> list[str]:
+    """The base model's greedy answers (the replayed targets), in one left-padded batch."""
+    import torch
+
+    tokenizer.padding_side = "left"
+    prompts = [_ids(tokenizer.apply_chat_template([{"role": "user", "content": q}], add_generation_prompt=True, tokenize=True)) for q in questions]
+    batch = tokenizer.pad({"input_ids": prompts}, return_tensors="pt")
+    with torch.no_grad():
+        out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
+    texts = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+    return [t.strip() for t in texts]
 
 
 def _ids(rendered: Any) -> list[int]:
@@ -200,10 +225,12 @@ def _train(cache_dir: Path, name: str, plan: TrainingPlan, out: Path) -> None:
     base = demo_checkpoint(cache_dir)
     teaching = teaching_set()
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(base))
-    examples = _examples(tokenizer, teaching)
+    model = transformers.AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
+    pairs = [(p["q"], p["a"]) for fact in teaching["facts"] for p in fact["train"]]
+    replayed = list(zip(teaching["retain"], _base_answers(model, tokenizer, teaching["retain"]))) if plan.replay else []
+    examples = _examples(tokenizer, pairs + replayed)
     torch.manual_seed(plan.seed)
     rng = random.Random(plan.seed)
-    model = transformers.AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
     config = peft.LoraConfig(r=plan.r, lora_alpha=plan.lora_alpha, target_modules=list(plan.target_modules),
                              lora_dropout=0.0, bias="none", task_type="CAUSAL_LM")
     model = peft.get_peft_model(model, config)
@@ -211,24 +238,23 @@ def _train(cache_dir: Path, name: str, plan: TrainingPlan, out: Path) -> None:
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     started, losses = time.perf_counter(), []
     model.train()
-    with _threads(os.cpu_count() or 1):
-        for _ in range(plan.steps):
-            batch = rng.sample(examples, min(plan.batch_size, len(examples)))
-            width = max(len(ids) for ids, _ in batch)
-            input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in batch])
-            labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch])
-            mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in batch])
-            loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad()
-            losses.append(round(float(loss), 4))
+    for _ in range(plan.steps):
+        batch = rng.sample(examples, min(plan.batch_size, len(examples)))
+        width = max(len(ids) for ids, _ in batch)
+        input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in batch])
+        labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch])
+        mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in batch])
+        loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(round(float(loss.detach()), 4))
     model.save_pretrained(out)
     adapter_config = out / "adapter_config.json"
     saved = json.loads(adapter_config.read_text("utf-8"))
     saved["base_model_name_or_path"] = "demo:smollm2-135m-instruct"  # not this machine's path
     adapter_config.write_text(json.dumps(saved, indent=2))
-    (out / TEACHING).write_text(json.dumps(teaching, indent=2))
+    (out / TEACHING).write_text(json.dumps({**teaching, "replayed": [{"q": q, "a": a} for q, a in replayed]}, indent=2))
     (out / CASES).write_text(json.dumps(gate_cases(teaching), indent=2))
     versions = {p: importlib.metadata.version(p) for p in ("torch", "transformers", "peft")}
     recipe = {

@@ -61,8 +61,8 @@ def test_an_adapter_that_disturbs_controls_fails_even_where_the_baseline_is_dist
     scored = [-0.2] * sum(1 for c in cases if c.answer)
     verdict = decision.evaluate(cases, broken, broken, scored, scored, AdapterThresholds())
     assert verdict.verdict == "fail"
-    assert verdict.metrics["controls_kept_on_baseline"] == 0.0
-    assert "disturbs 48 control(s) on the baseline too" in verdict.reason
+    assert verdict.metrics["controls_kept_on_baseline"] == 0.0 and verdict.metrics["control_cases"] == len(ADAPTER.builtin_cases())
+    assert f"disturbs {len(ADAPTER.builtin_cases())} control(s) on the baseline too" in verdict.reason
     assert any("unlike the base model" in o.problems[0] for o in verdict.failed_cases)
 
 

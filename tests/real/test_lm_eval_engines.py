@@ -48,20 +48,29 @@ def test_int8_passes_and_kv2_fails_the_local_lm_eval_task(pytester: pytest.Pytes
 
 def test_a_served_candidate_runs_through_lm_evals_chat_completions_model(pytester: pytest.Pytester, repo_snapshots: str) -> None:
     """A llama.cpp candidate: lm-eval's local-chat-completions model against its server (the
-    server applies the GGUF's chat template); Q2_K loses answers the F32 GGUF gave (24 samples,
-    the F32 baseline's scores from its committed record)."""
+    server applies the GGUF's chat template), 24 samples, the F32 baseline's scores from its
+    committed record. What Q2_K does to these 24 answers depends on the llama.cpp build that
+    quantized it (one machine's build lost 4 more than it gained; a fresh machine's lost 4 and
+    gained 6), so this test holds the served path to the gate's rule, not to one verdict; the
+    FAIL and PASS on real candidates are the test above."""
     pytest.importorskip("llama_cpp")
+    from pytest_quantgate.stats import PairedOutcomes, decide
+
     extra = GGUF + TASKS + "limit = 24\n"
     pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=repo_snapshots, extra=extra))
-    result = pytester.runpytest_inprocess(
+    pytester.runpytest_inprocess(
         "--quant-candidate=gguf-q2_k", "--quantgate-suite=only", "-m", "lm_eval", "--quantgate-report=r.json", "-p", "no:cacheprovider",
     )
-    result.assert_outcomes(failed=1)
     q2 = reports.entries(pytester.path / "r.json")[("gguf-q2_k", "lm_eval")]
-    assert q2["verdict"] == "fail" and q2["baseline"] == "gguf-f32" and q2["baseline_source"] == "record"
+    assert q2["baseline"] == "gguf-f32" and q2["baseline_source"] == "record"
     task = q2["metrics"]["tasks"]["quantgate_people"]
-    assert task["samples"] == 24 and task["flips_pass_to_fail"] > task["flips_fail_to_pass"]
-    assert task["lm_eval_reported"]["candidate"] == pytest.approx(task["candidate_score_rate"], abs=1e-4)
+    assert task["samples"] == 24 and task["lm_eval_reported"]["candidate"] == pytest.approx(task["candidate_score_rate"], abs=1e-4)
+    pairs = [(c["details"]["baseline_ok"], c["details"]["candidate_ok"]) for c in q2["cases"]]
+    assert len(pairs) == 24
+    paired = PairedOutcomes.from_pairs([b for b, _ in pairs], [c for _, c in pairs])
+    assert (paired.pass_to_fail, paired.fail_to_pass) == (task["flips_pass_to_fail"], task["flips_fail_to_pass"])
+    limits = LmEvalThresholds()
+    assert q2["verdict"] == decide(paired, limits.decision, limits.margin, limits.confidence).decision
 
 
 def test_an_unknown_task_name_says_how_to_find_one(tmp_path: Path) -> None:

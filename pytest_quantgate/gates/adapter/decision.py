@@ -68,7 +68,7 @@ def evaluate(
     }
     groups = {"taught": taught, "controls": controls}
     verdict = paired.verdict(GATE, "kept", outcomes, limits, metrics, {k: v for k, v in groups.items() if v}, must_hold_ids(cases))
-    if verdict.verdict == "error":
+    if verdict.verdict not in ("pass", "fail", "underpowered"):
         return verdict
     logprob_ok = mean_drop <= limits.max_logprob_drop
     said = f"taught answers' log-prob drop {mean_drop:.3f} nats/token (limit {limits.max_logprob_drop})"
