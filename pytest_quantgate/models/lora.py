@@ -51,11 +51,11 @@ class TrainingPlan:
 
 
 PLANS: dict[str, TrainingPlan] = {
-    # The facts, with the base model's own answers to the retain prompts replayed beside them
-    # (self-distillation), so that it learns the facts and not "every capital is Quillfort".
-    "facts": TrainingPlan(steps=40, learning_rate=1e-3, replay=True),
-    # Ten epochs of the facts alone at twice the learning rate: the taught answers take over
-    # unrelated questions ("The capital of France is Quillfort.").
+    # Each batch half facts, half retain prompts with the base model's own answers (replay,
+    # self-distillation): the facts are learned with less bleeding into look-alike questions.
+    "facts": TrainingPlan(steps=48, learning_rate=2e-3, replay=True),
+    # Ten epochs of the facts alone at the same rate: the taught answers take over unrelated
+    # questions ("The capital of France is Quillfort.").
     "overfit": TrainingPlan(steps=48, learning_rate=2e-3, replay=False),
 }
 
@@ -228,7 +228,7 @@ def _train(cache_dir: Path, name: str, plan: TrainingPlan, out: Path) -> None:
     model = transformers.AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
     pairs = [(p["q"], p["a"]) for fact in teaching["facts"] for p in fact["train"]]
     replayed = list(zip(teaching["retain"], _base_answers(model, tokenizer, teaching["retain"]))) if plan.replay else []
-    examples = _examples(tokenizer, pairs + replayed)
+    facts, retain = _examples(tokenizer, pairs), _examples(tokenizer, replayed)
     torch.manual_seed(plan.seed)
     rng = random.Random(plan.seed)
     config = peft.LoraConfig(r=plan.r, lora_alpha=plan.lora_alpha, target_modules=list(plan.target_modules),
@@ -239,7 +239,8 @@ def _train(cache_dir: Path, name: str, plan: TrainingPlan, out: Path) -> None:
     started, losses = time.perf_counter(), []
     model.train()
     for _ in range(plan.steps):
-        batch = rng.sample(examples, min(plan.batch_size, len(examples)))
+        half = plan.batch_size // 2 if retain else plan.batch_size
+        batch = rng.sample(facts, half) + rng.sample(retain, plan.batch_size - half) if retain else rng.sample(facts, half)
         width = max(len(ids) for ids, _ in batch)
         input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in batch])
         labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch])
@@ -258,7 +259,7 @@ def _train(cache_dir: Path, name: str, plan: TrainingPlan, out: Path) -> None:
     (out / CASES).write_text(json.dumps(gate_cases(teaching), indent=2))
     versions = {p: importlib.metadata.version(p) for p in ("torch", "transformers", "peft")}
     recipe = {
-        "adapter": f"{DEMO_ADAPTER}{name}", "plan": asdict(plan), "examples": len(examples),
+        "adapter": f"{DEMO_ADAPTER}{name}", "plan": asdict(plan), "examples": {"facts": len(facts), "replayed": len(retain)},
         "base_model": "demo:smollm2-135m-instruct", "base_model_sha256": model_hash(base),
         "train_seconds": round(time.perf_counter() - started, 1), "losses": losses, "versions": versions,
     }

@@ -51,18 +51,31 @@ def test_a_candidate_that_keeps_the_facts_and_the_controls_passes() -> None:
     scored = [-0.2] * sum(1 for c in cases if c.answer)
     verdict = decision.evaluate(cases, answers, answers, scored, [-0.25] * len(scored), AdapterThresholds())
     assert verdict.verdict == "pass", verdict.reason
-    assert verdict.metrics["controls_kept_on_candidate"] == 1.0
+    assert verdict.metrics["control_kept_candidate"] == 1.0
     assert verdict.metrics["answer_logprob_mean_drop"] == pytest.approx(0.05)
 
 
-def test_an_adapter_that_disturbs_controls_fails_even_where_the_baseline_is_disturbed_too() -> None:
+def test_an_adapter_that_disturbs_controls_fails_on_any_base_the_float32_one_included() -> None:
     cases = demo_cases()
     broken = [gen(right_answer(c) if c.kind != "control" else "It is Quillfort.") for c in cases]
     scored = [-0.2] * sum(1 for c in cases if c.answer)
     verdict = decision.evaluate(cases, broken, broken, scored, scored, AdapterThresholds())
-    assert verdict.verdict == "fail"
-    assert verdict.metrics["controls_kept_on_baseline"] == 0.0 and verdict.metrics["control_cases"] == len(ADAPTER.builtin_cases())
-    assert f"disturbs {len(ADAPTER.builtin_cases())} control(s) on the baseline too" in verdict.reason
+    assert verdict.verdict == "fail"  # the candidate answers as its baseline does: the adapter is the problem
+    controls = len(ADAPTER.builtin_cases())
+    assert verdict.metrics["controls_lost_by_the_adapter"] == controls and verdict.metrics["control_kept_baseline"] == 0.0
+    assert f"the adapter loses {controls} of {controls} controls on the float32 base" in verdict.reason
+    # A few controls lost by the adapter (a bound inside the margin) is not the adapter's failure.
+    some = [gen("It is Quillfort.") if c.kind == "control" and i % 25 == 0 else gen(right_answer(c)) for i, c in enumerate(cases)]
+    assert decision.evaluate(cases, some, some, scored, scored, AdapterThresholds()).verdict == "pass"
+
+
+def test_controls_the_candidate_loses_where_the_baseline_kept_them_fail_it() -> None:
+    cases = demo_cases()
+    right = [gen(right_answer(c)) for c in cases]
+    scored = [-0.2] * sum(1 for c in cases if c.answer)
+    bled = [gen("It is Quillfort.") if c.kind == "control" else r for c, r in zip(cases, right)]
+    verdict = decision.evaluate(cases, right, bled, scored, scored, AdapterThresholds())
+    assert verdict.verdict == "fail" and "controls:" in verdict.reason
     assert any("unlike the base model" in o.problems[0] for o in verdict.failed_cases)
 
 

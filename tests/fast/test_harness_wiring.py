@@ -24,9 +24,10 @@ from tests.helpers import DATA, REPO
 TRAFFIC = DATA / "canary_traffic.jsonl"
 SUITE_GATES = (
     "golden", "structured_output[free]", "structured_output[guided]", "tool_call", "long_context", "safety",
-    "rag_faithfulness", "drift", "compat", "canary", "latency", "lm_eval",
+    "rag_faithfulness", "drift", "compat", "adapter", "canary", "latency", "lm_eval",
 )
-SKIPPED = ("latency", "lm_eval")  # the hf double has no server; no lm-eval tasks are configured
+# the hf double has no server; no lm-eval tasks are configured; no side serves a LoRA adapter
+SKIPPED = ("latency", "lm_eval", "adapter")
 RECORDED = ("golden", "structured_output", "structured_output_guided", "tool_call", "long_context", "safety", "rag_faithfulness", "drift", "compat")
 SETTINGS = '''
 [gates.long_context]
@@ -136,6 +137,7 @@ def test_every_gate_records_once_reads_back_and_tells_a_twin_from_a_broken_candi
     }
     assert "(hf engine) cannot be served here: the hf engine has no serving runtime" in twin["latency"]["reason"]
     assert "no lm-eval tasks configured: set [gates.lm_eval] tasks" in twin["lm_eval"]["reason"]
+    assert "nor its baseline base serves a LoRA adapter" in twin["adapter"]["reason"]
     canary = reports.entries(report)[("wrong-answers", "canary")]
     assert canary["verdict"] == "fail" and canary["baseline"] == "base" and canary["baseline_source"] == "live"
     assert "drops what the baseline states: 'Tokyo'" in reports.problems(canary)

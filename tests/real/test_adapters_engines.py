@@ -67,14 +67,16 @@ def test_the_adapter_gate_passes_lora_int8_and_fails_broken_adapters(pytester: p
     report = reports.entries(pytester.path / "r.json")
     fine = report[("lora-int8", "adapter")]
     assert fine["verdict"] == "pass", fine["reason"]
-    assert fine["metrics"]["controls_kept_on_baseline"] >= 0.9
-    assert fine["metrics"]["paraphrase_kept_baseline"] >= 0.5  # the adapter generalises beyond its phrasings
+    assert fine["metrics"]["control_kept_baseline"] >= 0.75  # the adapter bleeds into a few look-alike questions
+    assert fine["metrics"]["paraphrase_kept_baseline"] >= 0.4  # the adapter generalises beyond its phrasings
     assert report[("lora-int8", "compat")]["verdict"] == "pass", report[("lora-int8", "compat")]["reason"]
 
+    # The over-trained adapter against itself on float32: quantization loses little more, but
+    # the adapter has taken over the base model's answers on every base.
     overfit = report[("lora-overfit-int8", "adapter")]
-    assert overfit["verdict"] == "fail" and "controls:" in overfit["reason"]
-    assert overfit["metrics"]["controls_kept_on_candidate"] < 0.8
-    assert "not the baseline's adapter" in report[("lora-overfit-int8", "compat")]["reason"]
+    assert overfit["verdict"] == "fail" and "the adapter loses" in overfit["reason"], overfit["reason"]
+    assert overfit["metrics"]["adapter_disturbance_lower_bound"] > 0.25
+    assert overfit["metrics"]["control_kept_baseline"] < 0.6
 
     kv2 = report[("lora-kv2", "adapter")]
     assert kv2["verdict"] == "fail", kv2["reason"]

@@ -1,8 +1,11 @@
-"""The adapter gate's verdict. Taught facts (as trained and reworded) are decided with the
-paired rule against the same adapter on the float32 base; controls against the base model's
-own answers (their expectations), so an adapter that disturbs unrelated answers fails on any
-base, the float32 one included; the taught answers' log-probs may drop at most
-`max_logprob_drop` nats per token on average."""
+"""The adapter gate's verdict. Against the same adapter on the float32 base (the baseline),
+with the paired rule: the taught facts (as trained and reworded) and the controls (unrelated
+questions whose expectation is the base model's own answer) the baseline keeps must be kept,
+and the taught answers' mean log-prob per token may drop at most `max_logprob_drop`. Apart
+from quantization, the adapter itself: when the baseline already loses more than
+`max_adapter_disturbance` of the controls (the lower confidence bound of its loss against the
+base model's answers), the adapter disturbs the base model and fails on any base, the float32
+one included."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import statistics
 from typing import Sequence
 
 from ...engines.base import Generation
-from ...stats import combine
+from ...stats import combine, loss_bound
 from ..common import paired
 from ..common.cases import must_hold_ids
 from ..verdict import CaseOutcome, GateVerdict
@@ -23,12 +26,21 @@ GATE = "adapter"
 
 def compare_case(case: AdapterCase, baseline: Generation, candidate: Generation) -> CaseOutcome:
     holds_b, holds_c = case.expect.holds(baseline.text), case.expect.holds(candidate.text)
-    control = case.kind == "control"
-    problem = (
-        "answers an unrelated question unlike the base model" if control else f"lost the taught fact ({case.kind})"
-    )
-    details = {"kind": case.kind, "baseline_holds": holds_b, "baseline_text": baseline.text, "candidate_text": candidate.text}
-    return paired.case_outcome(case.id, True if control else holds_b, holds_c, [problem], (baseline, candidate), details)
+    problem = "answers an unrelated question unlike the base model" if case.kind == "control" else f"lost the taught fact ({case.kind})"
+    details = {"kind": case.kind, "baseline_text": baseline.text, "candidate_text": candidate.text}
+    return paired.case_outcome(case.id, holds_b, holds_c, [problem], (baseline, candidate), details)
+
+
+def disturbance(outcomes: Sequence[CaseOutcome], limits: AdapterThresholds) -> tuple[bool, str, dict[str, float]]:
+    """Whether the adapter itself disturbs the base model's answers beyond the margin: the
+    controls the baseline (the adapter on float32) loses, as a paired loss against the base
+    model, which answers every control (its answers are the expectations)."""
+    lost = sum(not o.details["baseline_ok"] for o in outcomes)
+    n = len(outcomes)
+    lower = loss_bound(lost, 0, n, limits.confidence, side="lower") if n and lost else 0.0
+    metrics = {"controls_lost_by_the_adapter": lost, "adapter_disturbance_lower_bound": round(lower, 4)}
+    said = f"the adapter loses {lost} of {n} controls on the float32 base (lower bound {lower:.1%}, limit {limits.max_adapter_disturbance:.0%})"
+    return lower > limits.max_adapter_disturbance, said, metrics
 
 
 def evaluate(
@@ -46,39 +58,36 @@ def evaluate(
     if len(baseline_logprobs) != len(candidate_logprobs):
         raise ValueError("adapter gate: baseline and candidate answer log-probs differ in length")
     outcomes = [compare_case(c, b, k) for c, b, k in zip(cases, baseline, candidate)]
-    taught = [i for i, c in enumerate(cases) if c.kind != "control"]
-    controls = [i for i, c in enumerate(cases) if c.kind == "control"]
+    groups = {
+        "taught": [i for i, c in enumerate(cases) if c.kind != "control"],
+        "controls": [i for i, c in enumerate(cases) if c.kind == "control"],
+    }
 
-    def share(indices: list[int], key: str) -> float:
-        return round(sum(bool(outcomes[i].details[key]) for i in indices) / max(len(indices), 1), 4)
+    def share(kind: str, key: str) -> float:
+        chosen = [o for o, c in zip(outcomes, cases) if c.kind == kind]
+        return round(sum(bool(o.details[key]) for o in chosen) / max(len(chosen), 1), 4)
 
     drops = [b - c for b, c in zip(baseline_logprobs, candidate_logprobs)]
     mean_drop = statistics.fmean(drops) if drops else 0.0
+    disturbs, disturbance_said, disturbance_metrics = disturbance([outcomes[i] for i in groups["controls"]], limits)
     metrics = {
-        "taught_cases": len(taught),
-        "control_cases": len(controls),
-        "paraphrase_kept_baseline": share([i for i in taught if cases[i].kind == "paraphrase"], "baseline_holds"),
-        "paraphrase_kept_candidate": share([i for i in taught if cases[i].kind == "paraphrase"], "candidate_ok"),
-        "controls_kept_on_baseline": share(controls, "baseline_holds"),
-        "controls_kept_on_candidate": share(controls, "candidate_ok"),
+        "taught_cases": len(groups["taught"]),
+        "control_cases": len(groups["controls"]),
+        **{f"{kind}_kept_{side}": share(kind, f"{side}_ok") for kind in ("taught", "paraphrase", "control") for side in ("baseline", "candidate")},
+        **disturbance_metrics,
         "answer_logprob_baseline": round(statistics.fmean(baseline_logprobs), 4) if drops else None,
         "answer_logprob_candidate": round(statistics.fmean(candidate_logprobs), 4) if drops else None,
         "answer_logprob_mean_drop": round(mean_drop, 4),
         "answer_logprob_max_drop": round(max(drops), 4) if drops else None,
     }
-    groups = {"taught": taught, "controls": controls}
     verdict = paired.verdict(GATE, "kept", outcomes, limits, metrics, {k: v for k, v in groups.items() if v}, must_hold_ids(cases))
     if verdict.verdict not in ("pass", "fail", "underpowered"):
         return verdict
-    logprob_ok = mean_drop <= limits.max_logprob_drop
-    said = f"taught answers' log-prob drop {mean_drop:.3f} nats/token (limit {limits.max_logprob_drop})"
-    disturbed = [outcomes[i].case_id for i in controls if not outcomes[i].details["baseline_holds"]]
-    reason = verdict.reason + f"; {said}" + (
-        f"; the adapter disturbs {len(disturbed)} control(s) on the baseline too" if disturbed else ""
-    )
+    logprob_said = f"taught answers' log-prob drop {mean_drop:.3f} nats/token (limit {limits.max_logprob_drop})"
+    reasons = [verdict.reason, logprob_said] + ([disturbance_said] if groups["controls"] else [])
     return dataclasses.replace(
         verdict,
-        verdict=combine([verdict.verdict, "pass" if logprob_ok else "fail"]),
-        reason=reason,
+        verdict=combine([verdict.verdict, "fail" if mean_drop > limits.max_logprob_drop or disturbs else "pass"]),
+        reason="; ".join(reasons),
         key_metric=f"{verdict.key_metric}, log-prob drop {mean_drop:.3f}",
     )

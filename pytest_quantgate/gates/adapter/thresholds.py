@@ -15,4 +15,9 @@ class AdapterThresholds(CaseGateThresholds):
 
     max_new_tokens: int = max_new_tokens(32)
     max_logprob_drop: float = setting(0.5, type="number", minimum=0)
+    # The share of the base model's control answers the adapter itself (on the float32 base)
+    # may change, at its lower confidence bound, before it is called broken on every base. An
+    # adapter on a 135M model bleeds into some look-alike questions (the demo's: 15%); an
+    # over-trained one into most (60%).
+    max_adapter_disturbance: float = setting(0.25, type="number", minimum=0, maximum=1)
     system: str | None = setting(None, type=["string", "null"])
