@@ -71,3 +71,14 @@ def _plugin_stack_before_pytester(request: pytest.FixtureRequest, monkeypatch: p
         request.getfixturevalue("plugin_stack")
         for name in XDIST_WORKER_VARIABLES:
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture()
+def record_copy(tmp_path: Path, repo_snapshots: str) -> Path:
+    """A copy of the committed baseline records, for a run that records more beside them
+    (the committed ones stay untouched)."""
+    import shutil
+
+    folder = tmp_path / "records"
+    shutil.copytree(repo_snapshots, folder)
+    return folder

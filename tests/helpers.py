@@ -38,6 +38,12 @@ quantization.kv_cache = {{ method = "quanto", bits = 2 }}
 '''
 
 
+def repo_config(snapshot_dir: Path, extra: str = "") -> str:
+    """The repository's own quantgate.toml (every demo candidate), reading and writing records
+    in `snapshot_dir`."""
+    return f'snapshot_dir = "{snapshot_dir}"\n' + (REPO / "quantgate.toml").read_text() + extra
+
+
 # More of the repository's demo candidates, for tests that need them beside demo_config's.
 HF_INT4 = f'''
 [candidates.hf-int4]

@@ -1,8 +1,7 @@
-"""bitsandbytes weights and LoRA adapters on the embedded SmolLM2 demo (slow tier): LLM.int8
-and NF4 get honest golden and drift verdicts; the demo adapter, trained here once, keeps its
-taught facts on an int8 base and passes the adapter gate there, while an over-trained adapter
-(which disturbs unrelated answers) and the adapter over a 2-bit KV cache fail it; the compat
-gate fails an adapter served on another base."""
+"""LoRA adapters on the embedded SmolLM2 demo (slow tier): the demo adapter, trained here once,
+keeps its taught facts on an int8 base and merged into a Q8_0 GGUF; the adapter gate fails an
+over-trained adapter (it disturbs the base model's answers on every base) and the adapter over
+a 2-bit KV cache; the compat gate fails an adapter declared for another base."""
 
 import json
 import shutil
@@ -12,56 +11,17 @@ import pytest
 
 import tests.engine_stack  # noqa: F401  (first: one copy of torch/quanto for pytester runs)
 from tests import reports
-from tests.helpers import REPO
+from tests.helpers import REPO, repo_config
 
 pytestmark = pytest.mark.slow
 
 pytest.importorskip("peft")
-pytest.importorskip("bitsandbytes")
 
 
-def repo_config(snapshot_dir: Path, extra: str = "") -> str:
-    """The repository's quantgate.toml (its bitsandbytes and adapter candidates), reading and
-    writing records in `snapshot_dir`."""
-    return f'snapshot_dir = "{snapshot_dir}"\n' + (REPO / "quantgate.toml").read_text() + extra
-
-
-@pytest.fixture()
-def records(tmp_path: Path, repo_snapshots: str) -> Path:
-    """A copy of the committed records: the float32 baseline's answers are reused, the adapter
-    baseline's are recorded here."""
-    folder = tmp_path / "records"
-    shutil.copytree(repo_snapshots, folder)
-    return folder
-
-
-def test_bitsandbytes_int8_and_nf4_get_golden_and_drift_verdicts(pytester: pytest.Pytester, records: Path) -> None:
-    import torch
-
-    pytester.makefile(".toml", quantgate=repo_config(records))
+def test_the_adapter_gate_passes_lora_int8_and_fails_broken_adapters(pytester: pytest.Pytester, record_copy: Path) -> None:
+    pytester.makefile(".toml", quantgate=repo_config(record_copy))
     pytester.runpytest_inprocess(
-        "--quant-candidate=hf-bnb8,hf-nf4", "--quantgate-suite=only", "-m", "golden or drift",
-        "--quantgate-report=r.json", "-p", "no:cacheprovider",
-    )
-    report = reports.entries(pytester.path / "r.json")
-    for name in ("hf-bnb8", "hf-nf4"):
-        for gate in ("golden", "drift"):
-            entry = report[(name, gate)]
-            assert entry["verdict"] in ("pass", "fail", "underpowered"), (name, gate, entry["reason"])
-            assert entry["baseline_source"] == "record"
-        backend = report[(name, "drift")]["engines"]["candidate_runtime"]["bitsandbytes"]
-        assert backend["version"] and backend["device"] == "CPU"
-        assert backend["int8_matmul"] == ("torch._int_mm" if torch.backends.cpu.get_cpu_capability() == "AVX512" else "pure PyTorch fallback (no AVX-512)")
-    kld = {name: report[(name, "drift")]["metrics"]["mean_kld"] for name in ("hf-bnb8", "hf-nf4")}
-    assert 0 < kld["hf-bnb8"] < kld["hf-nf4"], kld  # 4 bits drift further than 8
-    weights = {n: report[(n, "drift")]["engines"]["candidate_runtime"]["weights_bytes"] for n in ("hf-bnb8", "hf-nf4")}
-    assert weights["hf-nf4"] < weights["hf-bnb8"] < 540_000_000, weights  # float32: 538 MB
-
-
-def test_the_adapter_gate_passes_lora_int8_and_fails_broken_adapters(pytester: pytest.Pytester, records: Path) -> None:
-    pytester.makefile(".toml", quantgate=repo_config(records))
-    pytester.runpytest_inprocess(
-        "--quant-candidate=lora-int8,lora-overfit-int8,lora-kv2", "--quantgate-suite=only", "-m", "adapter or compat",
+        "--quant-candidate=lora-int8,lora-overfit-int8,lora-kv2,lora-merged-q8_0", "--quantgate-suite=only", "-m", "adapter",
         "--snapshot-update", "--quantgate-report=r.json", "-p", "no:cacheprovider",
     )
     report = reports.entries(pytester.path / "r.json")
@@ -69,7 +29,11 @@ def test_the_adapter_gate_passes_lora_int8_and_fails_broken_adapters(pytester: p
     assert fine["verdict"] == "pass", fine["reason"]
     assert fine["metrics"]["control_kept_baseline"] >= 0.75  # the adapter bleeds into a few look-alike questions
     assert fine["metrics"]["paraphrase_kept_baseline"] >= 0.4  # the adapter generalises beyond its phrasings
-    assert report[("lora-int8", "compat")]["verdict"] == "pass", report[("lora-int8", "compat")]["reason"]
+
+    # Merged into the F32 GGUF (llama.cpp's permuted q/k rows), then Q8_0: the facts survive and
+    # the taught answers score as on transformers; a wrong merge would scramble the model.
+    merged = report[("lora-merged-q8_0", "adapter")]["metrics"]
+    assert merged["taught_kept_candidate"] >= 0.75 and abs(merged["answer_logprob_mean_drop"]) < 0.1, merged
 
     # The over-trained adapter against itself on float32: quantization loses little more, but
     # the adapter has taken over the base model's answers on every base.
@@ -82,16 +46,43 @@ def test_the_adapter_gate_passes_lora_int8_and_fails_broken_adapters(pytester: p
     assert kv2["verdict"] == "fail", kv2["reason"]
 
 
-def test_compat_fails_an_adapter_served_on_another_base(pytester: pytest.Pytester, records: Path) -> None:
-    """The demo adapter on the weights it was merged into: not the base it was trained on
-    (the recipe's content hash says so, whatever path peft wrote)."""
-    wrong = '\n[candidates.lora-wrong-base]\nengine = "hf"\nmodel = "demo:smollm2-135m-instruct@lora-overfit-merged"\nadapter = "demo:lora-facts"\nbaseline = "lora-f32"\n'
-    pytester.makefile(".toml", quantgate=repo_config(records, wrong))
+def test_compat_fails_an_adapter_declared_for_another_base(pytester: pytest.Pytester, record_copy: Path) -> None:
+    """The demo adapter as a third party would ship it (no recipe), its adapter_config naming
+    another base: peft applies it (the shapes fit), the compat gate fails it; the demo
+    adapter itself, whose recipe records the base weights' hash, passes."""
+    from pytest_quantgate import models
+    from pytest_quantgate.models import lora
+
+    built = lora.build(models.default_cache_dir(), "facts")
+    recipe = json.loads((built / lora.RECIPE).read_text())
+    assert recipe["plan"]["r"] == 8 and recipe["base_model_sha256"] == models.model_hash(models.demo_checkpoint(models.default_cache_dir()))
+    shipped = pytester.path / "their-lora"
+    shutil.copytree(built, shipped, ignore=shutil.ignore_patterns("quantgate-*"))
+    config = json.loads((shipped / "adapter_config.json").read_text())
+    (shipped / "adapter_config.json").write_text(json.dumps({**config, "base_model_name_or_path": "HuggingFaceTB/SmolLM2-360M-Instruct"}))
+    theirs = '\n[candidates.their-lora]\nengine = "hf"\nmodel = "demo:smollm2-135m-instruct"\nadapter = "their-lora"\nbaseline = "lora-f32"\n'
+    pytester.makefile(".toml", quantgate=repo_config(record_copy, theirs))
     pytester.runpytest_inprocess(
-        "--quant-candidate=lora-wrong-base", "--quantgate-suite=only", "-m", "compat",
+        "--quant-candidate=their-lora,lora-int8", "--quantgate-suite=only", "-m", "compat",
         "--snapshot-update", "--quantgate-report=r.json", "-p", "no:cacheprovider",
     )
-    compat = reports.entries(pytester.path / "r.json")[("lora-wrong-base", "compat")]
-    assert compat["verdict"] == "fail" and "adapter trained on weights" in compat["reason"]
-    recipe = json.loads((Path(compat["engines"]["candidate_runtime"]["adapter"]["path"]) / "quantgate-adapter.json").read_text())
-    assert recipe["plan"]["r"] == 8 and recipe["base_model"] == "demo:smollm2-135m-instruct"
+    report = reports.entries(pytester.path / "r.json")
+    compat = report[("their-lora", "compat")]
+    assert compat["verdict"] == "fail" and "adapter trained on 'HuggingFaceTB/SmolLM2-360M-Instruct'" in compat["reason"]
+    assert report[("lora-int8", "compat")]["verdict"] == "pass", report[("lora-int8", "compat")]["reason"]
+
+
+def test_the_built_in_controls_are_the_base_models_own_answers() -> None:
+    """Each built-in control's expectation holds for the float32 demo model's answer: the
+    controls measure what an adapter changes, not what the base model never knew."""
+    from pytest_quantgate import engines, models
+    from pytest_quantgate.gates.adapter.cases import ADAPTER
+    from pytest_quantgate.gates.registry import parse_config
+    import tomllib
+
+    config = parse_config(tomllib.loads((REPO / "quantgate.toml").read_text()), REPO / "quantgate.toml")
+    engine = engines.load_engine(config.candidates["baseline"], models.default_cache_dir())
+    controls = ADAPTER.builtin_cases()
+    answers = engine.generate([c.request(32) for c in controls], 1)
+    missed = [(c.id, a.text) for c, a in zip(controls, answers) if not c.expect.holds(a.text)]
+    assert len(controls) == 103 and not missed

@@ -1,0 +1,38 @@
+"""bitsandbytes weights on the embedded SmolLM2 demo (slow tier): LLM.int8 and NF4 get golden
+and drift verdicts from the committed float32 records, NF4 drifting further than int8, and the
+report says which bitsandbytes code ran."""
+
+from pathlib import Path
+
+import pytest
+
+import tests.engine_stack  # noqa: F401  (first: one copy of torch/quanto for pytester runs)
+from tests import reports
+from tests.helpers import repo_config
+
+pytestmark = pytest.mark.slow
+
+pytest.importorskip("bitsandbytes")
+
+
+def test_bitsandbytes_int8_and_nf4_get_golden_and_drift_verdicts(pytester: pytest.Pytester, record_copy: Path) -> None:
+    import torch
+
+    pytester.makefile(".toml", quantgate=repo_config(record_copy))
+    pytester.runpytest_inprocess(
+        "--quant-candidate=hf-bnb8,hf-nf4", "--quantgate-suite=only", "-m", "golden or drift",
+        "--quantgate-report=r.json", "-p", "no:cacheprovider",
+    )
+    report = reports.entries(pytester.path / "r.json")
+    for name in ("hf-bnb8", "hf-nf4"):
+        for gate in ("golden", "drift"):
+            entry = report[(name, gate)]
+            assert entry["verdict"] in ("pass", "fail", "underpowered"), (name, gate, entry["reason"])
+            assert entry["baseline_source"] == "record"
+        backend = report[(name, "drift")]["engines"]["candidate_runtime"]["bitsandbytes"]
+        assert backend["version"] and backend["device"] == "CPU"
+        assert backend["int8_matmul"] == ("torch._int_mm" if torch.backends.cpu.get_cpu_capability() == "AVX512" else "pure PyTorch fallback (no AVX-512)")
+    kld = {name: report[(name, "drift")]["metrics"]["mean_kld"] for name in ("hf-bnb8", "hf-nf4")}
+    assert 0 < kld["hf-bnb8"] < kld["hf-nf4"], kld  # 4 bits drift further than 8
+    weights = {n: report[(n, "drift")]["engines"]["candidate_runtime"]["weights_bytes"] for n in ("hf-bnb8", "hf-nf4")}
+    assert weights["hf-nf4"] < weights["hf-bnb8"] < 540_000_000, weights  # float32: 538 MB
