@@ -1,5 +1,5 @@
 """LoRA adapters on the embedded SmolLM2 demo (slow tier): the demo adapter, trained here once,
-keeps its taught facts on an int8 base and merged into a Q8_0 GGUF; the adapter gate fails an
+keeps its taught facts on an int8 base and passes merged into a Q8_0 GGUF; the adapter gate fails an
 over-trained adapter (it disturbs the base model's answers on every base) and the adapter over
 a 2-bit KV cache; the compat gate fails an adapter declared for another base."""
 
@@ -25,15 +25,20 @@ def test_the_adapter_gate_passes_lora_int8_and_fails_broken_adapters(pytester: p
         "--snapshot-update", "--quantgate-report=r.json", "-p", "no:cacheprovider",
     )
     report = reports.entries(pytester.path / "r.json")
-    fine = report[("lora-int8", "adapter")]
-    assert fine["verdict"] == "pass", fine["reason"]
-    assert fine["metrics"]["control_kept_baseline"] >= 0.75  # the adapter bleeds into a few look-alike questions
-    assert fine["metrics"]["paraphrase_kept_baseline"] >= 0.4  # the adapter generalises beyond its phrasings
+    # Merged into the F32 GGUF (llama.cpp's permuted q/k rows), then Q8_0, on llama.cpp: it
+    # passes against the adapter served on float32 by transformers; a wrong merge would
+    # scramble the model.
+    merged = report[("lora-merged-q8_0", "adapter")]
+    assert merged["verdict"] == "pass", merged["reason"]
+    assert merged["metrics"]["taught_kept_candidate"] >= 0.75 and abs(merged["metrics"]["answer_logprob_mean_drop"]) < 0.1
+    assert merged["metrics"]["control_kept_baseline"] >= 0.75  # the adapter bleeds into a few look-alike questions
+    assert merged["metrics"]["paraphrase_kept_baseline"] >= 0.4  # it generalises beyond its phrasings
 
-    # Merged into the F32 GGUF (llama.cpp's permuted q/k rows), then Q8_0: the facts survive and
-    # the taught answers score as on transformers; a wrong merge would scramble the model.
-    merged = report[("lora-merged-q8_0", "adapter")]["metrics"]
-    assert merged["taught_kept_candidate"] >= 0.75 and abs(merged["answer_logprob_mean_drop"]) < 0.1, merged
+    # On a torchao int8 base: the facts are kept (decided), a few controls flip (measured: 6
+    # lost, 1 gained of 103, about 117 cases would decide it): never a fail.
+    int8 = report[("lora-int8", "adapter")]
+    assert int8["verdict"] in ("pass", "underpowered") and int8["metrics"]["taught"]["decision"] == "pass", int8["reason"]
+    assert int8["metrics"]["answer_logprob_mean_drop"] < 0.1
 
     # The over-trained adapter against itself on float32: quantization loses little more, but
     # the adapter has taken over the base model's answers on every base.
