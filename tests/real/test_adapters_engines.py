@@ -90,4 +90,4 @@ def test_the_built_in_controls_are_the_base_models_own_answers() -> None:
     controls = ADAPTER.builtin_cases()
     answers = engine.generate([c.request(32) for c in controls], 1)
     missed = [(c.id, a.text) for c, a in zip(controls, answers) if not c.expect.holds(a.text)]
-    assert len(controls) == 103 and not missed
+    assert len(controls) == 143 and not missed
