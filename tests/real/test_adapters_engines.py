@@ -34,10 +34,10 @@ def test_the_adapter_gate_passes_lora_int8_and_fails_broken_adapters(pytester: p
     assert merged["metrics"]["control_kept_baseline"] >= 0.75  # the adapter bleeds into a few look-alike questions
     assert merged["metrics"]["paraphrase_kept_baseline"] >= 0.4  # it generalises beyond its phrasings
 
-    # On a torchao int8 base: the facts are kept (decided), a few controls flip (measured: 6
-    # lost, 1 gained of 103, about 117 cases would decide it): never a fail.
+    # On a torchao int8 base: the facts are kept and the few controls that flip stay inside the
+    # margin (with 103 controls it was underpowered: 6 lost, 1 gained; 143 decide it).
     int8 = report[("lora-int8", "adapter")]
-    assert int8["verdict"] in ("pass", "underpowered") and int8["metrics"]["taught"]["decision"] == "pass", int8["reason"]
+    assert int8["verdict"] == "pass", int8["reason"]
     assert int8["metrics"]["answer_logprob_mean_drop"] < 0.1
 
     # The over-trained adapter against itself on float32: quantization loses little more, but
