@@ -113,10 +113,8 @@ class CandidateSpec:
         for key, unset in (("endpoint", None), ("adapter", None), ("server", None), ("server_args", ())):
             if data[key] == unset:  # absent when unset: older records stay valid
                 del data[key]
-        weights = (data["quantization"] or {}).get("weights") or {}
-        for key in ("compute_dtype", "double_quant"):
-            if key in weights and weights[key] is None:
-                del weights[key]
+        if data["quantization"]["weights"]:  # unset optional keys stay out: older records stay valid
+            data["quantization"]["weights"] = {k: v for k, v in data["quantization"]["weights"].items() if v is not None}
         if self.endpoint is not None:  # where it is served does not change its answers
             data["endpoint"] = {"model": self.endpoint.model}
         return data

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .. import atomic
+from ..engines.base import ChatMessage
 from ..errors import UsageError
 
 PREFIX = "smollm2-135m-instruct-lora"
@@ -186,12 +187,13 @@ def _imports() -> tuple[Any, Any, Any]:
 def _examples(tokenizer: Any, pairs: Sequence[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
     """(input ids, labels) per question and answer: the chat rendered with the model's
     template; only the answer's tokens (and the end of turn) are learned."""
+    from ..engines.hf_tokenizer import render_chat
+
     examples = []
     for question, answer in pairs:
-        prompt = _ids(tokenizer.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True, tokenize=True))
-        whole = _ids(tokenizer.apply_chat_template(
-            [{"role": "user", "content": question}, {"role": "assistant", "content": answer}], tokenize=True
-        ))
+        prompt = render_chat(tokenizer, [ChatMessage("user", question)])
+        chat = [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+        whole = list(tokenizer.apply_chat_template(chat, tokenize=True, return_dict=True)["input_ids"])
         if whole[: len(prompt)] != prompt:
             raise AdapterBuildError("the chat template renders the prompt differently inside the whole chat")
         examples.append((whole, [-100] * len(prompt) + whole[len(prompt):]))
@@ -202,18 +204,15 @@ def _base_answers(model: Any, tokenizer: Any, questions: Sequence[str], max_new_
     """The base model's greedy answers (the replayed targets), in one left-padded batch."""
     import torch
 
+    from ..engines.hf_tokenizer import render_chat
+
     tokenizer.padding_side = "left"
-    prompts = [_ids(tokenizer.apply_chat_template([{"role": "user", "content": q}], add_generation_prompt=True, tokenize=True)) for q in questions]
+    prompts = [render_chat(tokenizer, [ChatMessage("user", q)]) for q in questions]
     batch = tokenizer.pad({"input_ids": prompts}, return_tensors="pt")
     with torch.no_grad():
         out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
     texts = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
     return [t.strip() for t in texts]
-
-
-def _ids(rendered: Any) -> list[int]:
-    ids = rendered["input_ids"] if isinstance(rendered, dict) or hasattr(rendered, "keys") else rendered
-    return [int(i) for i in ids]
 
 
 def _train(cache_dir: Path, name: str, plan: TrainingPlan, out: Path) -> None:
