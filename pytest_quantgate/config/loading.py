@@ -204,8 +204,8 @@ def _model_source(spec: CandidateSpec, config_path: Path) -> str:
 
 
 def _adapter_source(spec: CandidateSpec, config_path: Path) -> str | None:
-    """A demo adapter's name as is, or the adapter folder's absolute path, which must hold a
-    PEFT adapter_config.json."""
+    """A demo adapter's name as is, or the absolute path of a PEFT adapter folder (with its
+    adapter_config.json) or of a llama.cpp LoRA GGUF file."""
     if spec.adapter is None:
         return None
     where = f"invalid quantgate config in {config_path}:\n  key candidates.{spec.name}.adapter"
@@ -218,9 +218,14 @@ def _adapter_source(spec: CandidateSpec, config_path: Path) -> str | None:
         return spec.adapter
     folder = Path(spec.adapter).expanduser()
     folder = folder if folder.is_absolute() else config_path.parent / folder
+    if folder.suffix == ".gguf" and folder.is_file():
+        if spec.engine != "llamacpp":
+            raise ConfigError(f"{where}: {folder.name} is a GGUF LoRA, which only the llamacpp engine serves; give "
+                              f"the {spec.engine} engine the PEFT adapter folder it was converted from")
+        return str(folder)
     if not (folder / "adapter_config.json").is_file():
-        raise ConfigError(f"{where}: {folder} is not a PEFT LoRA adapter folder (no adapter_config.json); "
-                          "save it with model.save_pretrained() or fix the path")
+        raise ConfigError(f"{where}: {folder} is neither a PEFT LoRA adapter folder (no adapter_config.json) nor a "
+                          "GGUF LoRA file; save it with model.save_pretrained() or fix the path")
     return str(folder)
 
 

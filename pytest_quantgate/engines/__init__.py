@@ -91,5 +91,10 @@ def load_engine(spec: CandidateSpec, cache_dir: Path) -> Engine:
 
     require(spec)
     cls = engine_class(spec.engine)
+    model = models.resolve(spec.model, cache_dir)
     adapter = models.resolve_adapter(spec.adapter, cache_dir) if spec.adapter else None
-    return cls(spec, models.resolve(spec.model, cache_dir), adapter)
+    if adapter is not None and adapter.is_dir() and cls.capabilities.adapters == "gguf":
+        from ..models import lora
+
+        adapter = lora.gguf_adapter(adapter, model, cache_dir)
+    return cls(spec, model, adapter)

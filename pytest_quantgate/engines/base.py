@@ -199,7 +199,9 @@ class Capabilities:
     # flags, for what only serving shows; None: no serving runtime (an openai candidate is
     # an endpoint already).
     serving_runtime: str | None = None
-    adapters: bool = False  # applies a candidate's LoRA adapter (`adapter = ...`) to its model
+    # The LoRA adapter form the engine applies to its model (`adapter = ...`): "peft" (a
+    # PEFT folder), "gguf" (llama.cpp's LoRA GGUF; PEFT folders are converted); None: none.
+    adapters: Literal["peft", "gguf"] | None = None
 
 
 def refuse_quantization(spec: CandidateSpec, instead: str) -> None:

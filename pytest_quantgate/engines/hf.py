@@ -159,7 +159,7 @@ class _StepClock:
 
 class HFEngine(hf_tokenizer.HFTokenizerEngine):
     # guided JSON through xgrammar's transformers logits processor; adapters through peft
-    capabilities = Capabilities(guided_json=True, adapters=True)
+    capabilities = Capabilities(guided_json=True, adapters="peft")
 
     def _prepare(self, spec: CandidateSpec) -> None:
         try:

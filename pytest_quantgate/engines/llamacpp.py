@@ -96,7 +96,7 @@ def _top(logprobs: npt.NDArray[np.float64], k: int) -> tuple[tuple[int, float], 
 
 class LlamaCppEngine(EngineBase):
     # llama.cpp grammars are not wired into the greedy loop; llama-cpp-python's server serves it.
-    capabilities = Capabilities(guided_json=False, serving_runtime="llamacpp")
+    capabilities = Capabilities(guided_json=False, serving_runtime="llamacpp", adapters="gguf")
 
     def _prepare(self, spec: CandidateSpec) -> None:
         try:
@@ -110,11 +110,26 @@ class LlamaCppEngine(EngineBase):
         import llama_cpp
         from llama_cpp import llama_chat_format
 
+        self._model_path = model_path
         self.llm: Any = llama_cpp.Llama(model_path=str(model_path), logits_all=True, verbose=False, **llama_options(self.spec))
         self._formatter = self._chat_formatter(llama_chat_format)
         model = self.llm._model  # the vocabulary digest walks 49k tokens: once, not per call
         self._vocab_sha256 = vocab_digest([model.token_get_text(i) for i in range(self.llm.n_vocab())])
         self._eos_ids = frozenset(self.tokenizer_facts().eos_token_ids)
+
+    def _apply_adapter(self, adapter_path: Path) -> None:
+        """llama-cpp-python applies a LoRA GGUF when it creates the context (`lora_path`, as
+        llama.cpp's `--lora`): the model is opened again with it (mapped, so the weights are
+        not read twice)."""
+        import llama_cpp
+
+        self.llm.close()
+        try:
+            self.llm = llama_cpp.Llama(model_path=str(self._model_path), lora_path=str(adapter_path), logits_all=True,
+                                       verbose=False, **llama_options(self.spec))
+        except (RuntimeError, ValueError) as exc:
+            raise EngineUnavailable(f"{self.spec.name}: llama.cpp cannot apply the LoRA {adapter_path.name} to this GGUF: {exc}") from exc
+        self.runtime["adapter"] = {"path": str(adapter_path), "served_as": "llama.cpp LoRA GGUF (lora_path)"}
 
     # -- chat rendering, as llama-cpp-python's create_chat_completion does it --------------
     def _chat_formatter(self, llama_chat_format: Any) -> Any:

@@ -155,7 +155,7 @@ def _floor(position: Mapping[int, Any], k: int) -> float:
 class VLLMEngine(hf_tokenizer.HFTokenizerEngine):
     # vLLM structured outputs (xgrammar back-end); `vllm serve` serves it; LoRA adapters
     # through its LoRA requests (the base loaded with enable_lora).
-    capabilities = Capabilities(guided_json=True, serving_runtime="vllm", adapters=True)
+    capabilities = Capabilities(guided_json=True, serving_runtime="vllm", adapters="peft")
     MAX_LORA_RANK = 64
 
     def _prepare(self, spec: CandidateSpec) -> None:

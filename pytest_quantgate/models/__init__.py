@@ -298,16 +298,17 @@ def weight_names(model: Path) -> list[str]:
 
 
 def resolve_adapter(adapter: str, cache_dir: Path) -> Path:
-    """The LoRA adapter folder a candidate's `adapter` names: a demo adapter (trained on
-    first use, a minute or two) or a local folder (made absolute when the config loads)."""
+    """The LoRA adapter a candidate's `adapter` names: a demo adapter (trained on first use,
+    a minute or two), a local PEFT folder or a llama.cpp LoRA GGUF (made absolute when the
+    config loads)."""
     from . import lora
 
     name = lora.demo_name(adapter)
     if name is not None:
         return lora.build(cache_dir, name)
     path = Path(adapter)
-    if not (path / "adapter_config.json").is_file():
-        raise ModelSourceError(f"adapter {path}: no adapter_config.json (a PEFT LoRA adapter folder is expected)")
+    if not (path / "adapter_config.json").is_file() and not (path.suffix == ".gguf" and path.is_file()):
+        raise ModelSourceError(f"adapter {path}: neither a PEFT LoRA adapter folder (adapter_config.json) nor a GGUF LoRA file")
     return path
 
 
@@ -318,6 +319,8 @@ def adapter_facts(adapter: Path, model: Path, baseline_model: Path) -> dict[str,
     exists in that base's weights."""
     from . import lora
 
+    if adapter.suffix == ".gguf" and adapter.is_file():
+        return lora.gguf_adapter_facts(adapter, model)
     config_file = adapter / "adapter_config.json"
     if not config_file.is_file():
         raise ModelSourceError(f"adapter {adapter}: no adapter_config.json (a PEFT LoRA adapter folder is expected)")
@@ -325,6 +328,9 @@ def adapter_facts(adapter: Path, model: Path, baseline_model: Path) -> dict[str,
     targets = config.get("target_modules") or []
     targets = [targets] if isinstance(targets, str) else list(targets)
     modules = {name.rsplit(".", 2)[-2] for name in weight_names(model) if name.count(".") >= 2}
+    if not modules and model.suffix == ".gguf":  # the PEFT modules' llama.cpp tensors
+        present = set(lora.gguf_tensor_names(model))
+        modules = {m for m, t in lora.GGUF_TENSORS.items() if f"blk.0.{t}.weight" in present}
     facts: dict[str, object] = {
         "base_model": config.get("base_model_name_or_path"),
         "target_modules": sorted(targets),

@@ -46,15 +46,16 @@ def run(context: GateContext, cases: Sequence[AdapterCase] | None = None, thresh
 
 def taught_cases(context: GateContext) -> list[AdapterCase]:
     """The cases an adapter ships (`quantgate-adapter-cases.json` in its folder, as the demo
-    adapters do); the candidate's adapter, else its baseline's (a merged candidate's)."""
-    adapter = context.candidate.adapter or context.baseline.adapter
-    if adapter is None:
+    adapters do); the candidate's adapter's, else its baseline's (a merged candidate's, or one
+    given as a GGUF LoRA file)."""
+    adapters = [a for a in (context.candidate.adapter, context.baseline.adapter) if a is not None]
+    if not adapters:
         raise Unavailable(
             f"neither {context.candidate.name} nor its baseline {context.baseline.name} serves a LoRA adapter "
             "(the adapter gate checks adapter candidates)"
         )
-    shipped = models.resolve_adapter(adapter, context.cache_dir) / lora.CASES
-    return ADAPTER.load([shipped]) if shipped.is_file() else []
+    shipped = [models.resolve_adapter(a, context.cache_dir) / lora.CASES for a in adapters]
+    return next((ADAPTER.load([s]) for s in shipped if s.is_file()), [])
 
 
 def answer_logprobs(engine: Engine, cases: Sequence[AdapterCase], system: str | None) -> list[float]:

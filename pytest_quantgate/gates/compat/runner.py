@@ -31,7 +31,10 @@ def run(context: GateContext, cases: Sequence[GoldenCase] | None = None) -> Gate
         )
         if context.baseline.adapter:  # the same adapter on both sides: its settings must match
             served = models.adapter_facts(models.resolve_adapter(context.baseline.adapter, context.cache_dir), baseline_model, baseline_model)
-            candidate["adapter"]["baseline_adapter"] = {k: served[k] for k in decision.ADAPTER_SETTINGS}
+            # A GGUF LoRA converted from the baseline's PEFT adapter may hold it at another
+            # precision: that is the candidate's quantization, which the other gates measure.
+            same_form = served.get("form") == candidate["adapter"].get("form")
+            candidate["adapter"]["baseline_adapter"] = {k: served[k] for k in decision.ADAPTER_SETTINGS if same_form or k != "dtype"}
     return decision.evaluate(decision.ModelFacts.from_dict(recorded[0]), decision.ModelFacts.from_dict(candidate))
 
 
