@@ -118,18 +118,30 @@ def demo_variants() -> tuple[str, ...]:
         *artifacts.SCHEMES,
         *merged,
         *(f"{m}-gguf-{t}" for m in merged for t in gguf_ladder.LADDER),
+        *(f"{m}-{s}" for m in merged for s in artifacts.SCHEMES),
     )
+
+
+def merged_variant(variant: str) -> tuple[str, str] | None:
+    """`lora-NAME-merged[-FORM]` -> (NAME, FORM): demo adapter NAME merged into the float32
+    weights, then FORM (`gguf-TYPE`, an llm-compressor scheme, or "" for the merged checkpoint)."""
+    if not variant.startswith("lora-") or "-merged" not in variant:
+        return None
+    name, _, form = variant.removeprefix("lora-").partition("-merged")
+    return name, form.removeprefix("-")
 
 
 def missing_artifact(model: str, cache_dir: Path) -> str | None:
     """Why a demo artifact that must be built beforehand is not there (None when it is, or
     when the model is built on demand)."""
     base, variant = split_variant(model) if model.startswith("demo:") else (model, None)
-    if base != DEMO_MODEL or variant is None or variant.startswith(("gguf-", "lora-")):
+    merged = merged_variant(variant or "")
+    scheme = merged[1] if merged else variant
+    if base != DEMO_MODEL or not variant or not scheme or scheme.startswith("gguf-"):
         return None
     from . import artifacts
 
-    folder = artifacts.artifact_dir(cache_dir, variant)
+    folder = artifacts.artifact_dir(cache_dir, scheme, merged[0] if merged else None)
     if artifacts.is_complete(folder):
         return None
     return f"the {variant} artifact of the demo model is not built ({folder} is missing); build it with: {artifacts.build_command(variant)}"
@@ -146,14 +158,14 @@ def resolve(model: str, cache_dir: Path) -> Path:
         from . import gguf_ladder
 
         return gguf_ladder.build(demo_gguf(), cache_dir, DEMO_STEM, variant.removeprefix("gguf-"))
-    if base == DEMO_MODEL and variant is not None and variant.startswith("lora-"):
-        from . import gguf_ladder, lora
+    merged = merged_variant(variant or "")
+    if base == DEMO_MODEL and merged is not None and not missing_artifact(model, cache_dir):
+        from . import artifacts, gguf_ladder, lora
 
-        merged, _, gguf_type = variant.partition("-gguf-")
-        name = merged.removeprefix("lora-").removesuffix("-merged")
-        if gguf_type:
-            return gguf_ladder.build(lora.merged_gguf(cache_dir, name), cache_dir, lora.merged_stem(name), gguf_type)
-        return lora.merged(cache_dir, name)
+        name, form = merged
+        if form.startswith("gguf-"):
+            return gguf_ladder.build(lora.merged_gguf(cache_dir, name), cache_dir, lora.merged_stem(name), form.removeprefix("gguf-"))
+        return artifacts.artifact_dir(cache_dir, form, name) if form else lora.merged(cache_dir, name)
     if base == DEMO_MODEL and variant is not None:
         from . import artifacts
 

@@ -56,8 +56,11 @@ def build_command(scheme: str) -> str:
     return f"tox -e artifacts -- {scheme}"
 
 
-def artifact_dir(cache_dir: Path, scheme: str) -> Path:
-    return Path(cache_dir) / "artifacts" / f"{ARTIFACT_PREFIX}-{scheme}"
+def artifact_dir(cache_dir: Path, scheme: str, merged_adapter: str | None = None) -> Path:
+    """Where `scheme`'s artifact of the demo model lives (of the demo model with demo adapter
+    `merged_adapter` merged in, when given)."""
+    source = f"lora-{merged_adapter}-merged-" if merged_adapter else ""
+    return Path(cache_dir) / "artifacts" / f"{ARTIFACT_PREFIX}-{source}{scheme}"
 
 
 def is_complete(folder: Path) -> bool:
@@ -202,12 +205,15 @@ def _quantize(scheme: str, baseline: Path, out: Path, samples: int, seq_len: int
     })
 
 
-def build(scheme: str, cache_dir: Path, samples: int = 32, seq_len: int = 256, force: bool = False) -> Path:
-    """The artifact folder for `scheme`, built (atomically, under a lock) if missing or forced."""
+def build(scheme: str, cache_dir: Path, samples: int = 32, seq_len: int = 256, force: bool = False,
+          merged_adapter: str | None = None) -> Path:
+    """The artifact folder for `scheme`, built (atomically, under a lock) if missing or forced;
+    of the demo model with demo adapter `merged_adapter` merged in (peft, float32) when given:
+    the merge-then-quantize path users take, gated against the adapter served unmerged."""
     if scheme not in SCHEMES:
         raise ArtifactError(f"unknown scheme {scheme!r}; known: {', '.join(SCHEMES)}")
     cache_dir = Path(cache_dir)
-    target = artifact_dir(cache_dir, scheme)
+    target = artifact_dir(cache_dir, scheme, merged_adapter)
     if is_complete(target) and not force:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -216,7 +222,9 @@ def build(scheme: str, cache_dir: Path, samples: int = 32, seq_len: int = 256, f
             return target
         for stale in target.parent.glob(f".{target.name}-*"):  # left by a killed build
             shutil.rmtree(stale, ignore_errors=True)
-        baseline = models.demo_checkpoint(cache_dir)
+        from . import lora
+
+        baseline = lora.merged(cache_dir, merged_adapter) if merged_adapter else models.demo_checkpoint(cache_dir)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
         old = target.parent / f".{target.name}-old-{os.getpid()}"
         try:
@@ -228,6 +236,7 @@ def build(scheme: str, cache_dir: Path, samples: int = 32, seq_len: int = 256, f
                 "format": "compressed-tensors",
                 "baseline": baseline.name,
                 "baseline_hash": models.model_hash(baseline),
+                **({"merged_adapter": f"{lora.DEMO_ADAPTER}{merged_adapter}"} if merged_adapter else {}),
                 "versions": _versions(),
                 "build_seconds": round(time.monotonic() - start, 1),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -250,7 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("schemes", nargs="*", default=["awq-int4"], metavar="SCHEME",
                         help=f"one or more of {', '.join(SCHEMES)}, 'all', or 'vllm-here': the one this machine's "
-                             "vLLM runs (awq-int4 on a GPU or an AVX-512 CPU, else w8a8-int8) (default: awq-int4)")
+                             "vLLM runs (awq-int4 on a GPU or an AVX-512 CPU, else w8a8-int8), each optionally "
+                             "of the model with a demo adapter merged in: lora-facts-merged-w8a8-int8 (default: awq-int4)")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="cache folder (default: $QUANTGATE_CACHE_DIR or ~/.cache/pytest-quantgate)")
     parser.add_argument("--force", action="store_true", help="rebuild even if the artifact exists")
@@ -262,18 +272,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         here = "awq-int4" if int4_kernels_here() else "w8a8-int8"
         args.schemes = [here if s == "vllm-here" else s for s in args.schemes]
+    from . import lora
+
     schemes = list(SCHEMES) if "all" in args.schemes else list(dict.fromkeys(args.schemes))
-    unknown = [s for s in schemes if s not in SCHEMES]
+    builds = [models.merged_variant(s) or (None, s) for s in schemes]
+    unknown = [s for s, (adapter, scheme) in zip(schemes, builds) if scheme not in SCHEMES or adapter not in (None, *lora.PLANS)]
     if unknown:
         parser.exit(2, f"error: unknown scheme(s) {', '.join(unknown)}; choose from "
-                       f"{', '.join(SCHEMES)} or all\n")
+                       f"{', '.join(SCHEMES)} or all, each optionally as lora-ADAPTER-merged-SCHEME "
+                       f"(ADAPTER: {', '.join(lora.PLANS)})\n")
     cache_dir = args.cache_dir or models.default_cache_dir()
-    for scheme in schemes:
-        cached = is_complete(artifact_dir(cache_dir, scheme)) and not args.force
-        path = build(scheme, cache_dir, samples=args.samples, seq_len=args.seq_len, force=args.force)
+    for name, (adapter, scheme) in zip(schemes, builds):
+        cached = is_complete(artifact_dir(cache_dir, scheme, adapter)) and not args.force
+        path = build(scheme, cache_dir, samples=args.samples, seq_len=args.seq_len, force=args.force, merged_adapter=adapter)
         seconds = json.loads((path / MARKER).read_text("utf-8")).get("build_seconds")
         how = f"already built, took {seconds} s" if cached else f"built in {seconds} s"
-        print(f"{scheme}: {path} ({how})", flush=True)
+        print(f"{name}: {path} ({how})", flush=True)
     return 0
 
 

@@ -42,6 +42,12 @@ CONFIG_ERRORS = {
         ["--quant-candidate=awq", "-o", "quantgate_cache_dir=empty-cache"],
         ["*candidate awq: the awq-int4 artifact of the demo model is not built*build it with: tox -e artifacts -- awq-int4*"],
     ),
+    "missing merged artifact": (
+        demo_config(extra='[candidates.mw8]\nengine = "vllm"\nmodel = "demo:smollm2-135m-instruct@lora-facts-merged-w8a8-int8"\n'),
+        ["--quant-candidate=mw8", "-o", "quantgate_cache_dir=empty-cache"],
+        ["*candidate mw8: the lora-facts-merged-w8a8-int8 artifact of the demo model is not built*"
+         "build it with: tox -e artifacts -- lora-facts-merged-w8a8-int8*"],
+    ),
     "unknown key": (
         demo_config(extra="[candidates.hf-int8.generation]\nmax_tokens = 3\n"),
         ["--quant-candidate=hf-int8"],

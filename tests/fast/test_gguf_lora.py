@@ -1,4 +1,4 @@
-"""PEFT adapters as llama.cpp LoRA GGUFs (models/lora.py): on tiny hand-made tensors, the
+"""PEFT adapters as llama.cpp LoRA GGUFs (models/lora.py) and the merged demo variants: on tiny hand-made tensors, the
 converted adapter holds the same update as the merged path, in llama.cpp's row order, and
 its facts read like a PEFT adapter's (the proof that llama.cpp serves it as transformers
 does is tests/real/test_adapters_engines.py)."""
@@ -115,3 +115,20 @@ def test_a_gguf_lora_is_taken_by_the_llamacpp_engine_only(tmp_path: Path) -> Non
     assert candidate("llamacpp") == str(tmp_path / "lora.gguf")
     with pytest.raises(ConfigError, match=re.escape("lora.gguf is a GGUF LoRA, which only the llamacpp engine serves")):
         candidate("hf")
+
+
+def test_merged_demo_variants_name_the_adapter_and_the_form_after_the_merge(tmp_path: Path) -> None:
+    from pytest_quantgate.models import artifacts
+
+    assert models.merged_variant("lora-facts-merged") == ("facts", "")
+    assert models.merged_variant("lora-facts-merged-gguf-q8_0") == ("facts", "gguf-q8_0")
+    assert models.merged_variant("lora-overfit-merged-w8a8-int8") == ("overfit", "w8a8-int8")
+    assert models.merged_variant("gguf-q8_0") is None and models.merged_variant("awq-int4") is None
+    assert {"lora-facts-merged-w8a8-int8", "lora-facts-merged-gguf-q4_k_m"} <= set(models.demo_variants())
+    assert artifacts.artifact_dir(tmp_path, "w8a8-int8", "facts").name == "smollm2-135m-instruct-lora-facts-merged-w8a8-int8"
+    # Built on demand: the merged checkpoint and GGUF; built beforehand: llm-compressor's artifacts.
+    assert models.missing_artifact("demo:smollm2-135m-instruct@lora-facts-merged-gguf-q8_0", tmp_path) is None
+    assert models.missing_artifact("demo:smollm2-135m-instruct@lora-facts-merged", tmp_path) is None
+    assert "tox -e artifacts -- lora-facts-merged-awq-int4" in str(models.missing_artifact("demo:smollm2-135m-instruct@lora-facts-merged-awq-int4", tmp_path))
+    with pytest.raises(SystemExit):
+        artifacts.main(["lora-nope-merged-w8a8-int8", "--cache-dir", str(tmp_path)])
