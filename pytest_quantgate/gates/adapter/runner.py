@@ -4,7 +4,7 @@ import statistics
 from typing import Any, Sequence
 
 from ... import models
-from ...engines.base import Engine, Generation
+from ...engines.base import Engine, EngineUnavailable, Generation
 from ...errors import ConfigError, Unavailable
 from ...models import lora
 from ..context import GateContext, using
@@ -38,7 +38,10 @@ def run(context: GateContext, cases: Sequence[AdapterCase] | None = None, thresh
     recorded = context.load_or_record(keys, run_baseline)
     candidate = context.candidate_answers([c.id for c in chosen], requests, 1)
     with using(context.candidate_engine()) as engine:
-        candidate_lp = answer_logprobs(engine, scored, limits.system)
+        try:
+            candidate_lp: list[float] | str = answer_logprobs(engine, scored, limits.system)
+        except EngineUnavailable as exc:  # it answers but cannot score (vLLM-CPU under a LoRA request)
+            candidate_lp = str(exc)
     baseline_lp = [r["mean_logprob"] for c, r in zip(chosen, recorded) if c.answer]
     baseline = [Generation.from_record(r["answer"]) for r in recorded]
     return decision.evaluate(chosen, baseline, candidate, baseline_lp, candidate_lp, limits)
