@@ -1,7 +1,8 @@
 """LoRA adapters on the embedded SmolLM2 demo (slow tier): the demo adapter, trained here once,
 keeps its taught facts on an int8 base, and on a Q8_0 GGUF both merged and served unmerged by
 llama.cpp as a LoRA GGUF; the adapter gate fails an over-trained adapter (it disturbs the base
-model's answers on every base) and the adapter on a Q2_K GGUF; the compat gate fails an adapter
+model's answers on every base: test_adapter_overfit_engines.py, apart so that the two adapters
+train on the two xdist workers) and the adapter on a Q2_K GGUF; the compat gate fails an adapter
 declared for another base."""
 
 import json
@@ -14,15 +15,15 @@ import tests.engine_stack  # noqa: F401  (first: one copy of torch/quanto for py
 from tests import reports
 from tests.helpers import REPO, repo_config
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=21)
 
 pytest.importorskip("peft")
 
 
-def test_the_adapter_gate_passes_lora_int8_and_fails_broken_adapters(pytester: pytest.Pytester, record_copy: Path) -> None:
+def test_the_adapter_gate_passes_the_adapter_on_int8_and_q8_0_and_fails_it_on_q2_k(pytester: pytest.Pytester, record_copy: Path) -> None:
     pytester.makefile(".toml", quantgate=repo_config(record_copy))
     pytester.runpytest_inprocess(
-        "--quant-candidate=lora-int8,lora-overfit-int8,lora-gguf-q2_k,lora-merged-q8_0,lora-gguf-q8_0", "--quantgate-suite=only", "-m", "adapter",
+        "--quant-candidate=lora-int8,lora-gguf-q2_k,lora-merged-q8_0,lora-gguf-q8_0", "--quantgate-suite=only", "-m", "adapter",
         "--snapshot-update", "--quantgate-report=r.json", "-p", "no:cacheprovider",
     )
     report = reports.entries(pytester.path / "r.json")
@@ -40,13 +41,6 @@ def test_the_adapter_gate_passes_lora_int8_and_fails_broken_adapters(pytester: p
     int8 = report[("lora-int8", "adapter")]
     assert int8["verdict"] == "pass", int8["reason"]
     assert int8["metrics"]["answer_logprob_mean_drop"] < 0.1
-
-    # The over-trained adapter against itself on float32: quantization loses little more, but
-    # the adapter has taken over the base model's answers on every base.
-    overfit = report[("lora-overfit-int8", "adapter")]
-    assert overfit["verdict"] == "fail" and "the adapter loses" in overfit["reason"], overfit["reason"]
-    assert overfit["metrics"]["adapter_disturbance_lower_bound"] > 0.25
-    assert overfit["metrics"]["control_kept_baseline"] < 0.6
 
     # The same adapter unmerged, as a LoRA GGUF (converted from the PEFT folder) over the Q8_0
     # GGUF: it passes and agrees with the merged path (the two forms users ship).

@@ -14,7 +14,7 @@ from pytest_quantgate.engines import servers
 from tests.helpers import DEMO, GGUF, demo_config
 
 pytest.importorskip("llama_cpp")
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=4)
 
 
 def run(pytester: pytest.Pytester, config: str, candidates: str, marker: str, *args: str) -> tuple[pytest.RunResult, dict]:
