@@ -94,7 +94,7 @@ def load_engine(spec: CandidateSpec, cache_dir: Path) -> Engine:
     model = models.resolve(spec.model, cache_dir)
     adapter = models.resolve_adapter(spec.adapter, cache_dir) if spec.adapter else None
     if adapter is not None and adapter.is_dir() and cls.capabilities.adapters == "gguf":
-        from ..models import lora
+        from ..models import lora_gguf
 
-        adapter = lora.gguf_adapter(adapter, model, cache_dir)
+        adapter = lora_gguf.convert(adapter, model, cache_dir)
     return cls(spec, model, adapter)

@@ -329,10 +329,10 @@ def adapter_facts(adapter: Path, model: Path, baseline_model: Path) -> dict[str,
     on (by the weights' content hash where its recipe records one, else by name: peft writes
     the training machine's path), rank, alpha and dtype, and whether each target module
     exists in that base's weights."""
-    from . import lora
+    from . import lora, lora_gguf
 
     if adapter.suffix == ".gguf" and adapter.is_file():
-        return lora.gguf_adapter_facts(adapter, model)
+        return lora_gguf.facts(adapter, model)
     config_file = adapter / "adapter_config.json"
     if not config_file.is_file():
         raise ModelSourceError(f"adapter {adapter}: no adapter_config.json (a PEFT LoRA adapter folder is expected)")
@@ -341,8 +341,8 @@ def adapter_facts(adapter: Path, model: Path, baseline_model: Path) -> dict[str,
     targets = [targets] if isinstance(targets, str) else list(targets)
     modules = {name.rsplit(".", 2)[-2] for name in weight_names(model) if name.count(".") >= 2}
     if not modules and model.suffix == ".gguf":  # the PEFT modules' llama.cpp tensors
-        present = set(lora.gguf_tensor_names(model))
-        modules = {m for m, t in lora.GGUF_TENSORS.items() if f"blk.0.{t}.weight" in present}
+        present = set(lora_gguf.tensor_names(model))
+        modules = {m for m, t in lora_gguf.TENSORS.items() if f"blk.0.{t}.weight" in present}
     facts: dict[str, object] = {
         "base_model": config.get("base_model_name_or_path"),
         "target_modules": sorted(targets),

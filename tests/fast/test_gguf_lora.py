@@ -1,4 +1,4 @@
-"""PEFT adapters as llama.cpp LoRA GGUFs (models/lora.py) and the merged demo variants: on tiny hand-made tensors, the
+"""PEFT adapters as llama.cpp LoRA GGUFs (models/lora_gguf.py) and the merged demo variants: on tiny hand-made tensors, the
 converted adapter holds the same update as the merged path, in llama.cpp's row order, and
 its facts read like a PEFT adapter's (the proof that llama.cpp serves it as transformers
 does is tests/real/test_adapters_engines.py)."""
@@ -14,7 +14,7 @@ from pytest_quantgate import models
 from pytest_quantgate.config import ConfigError
 from pytest_quantgate.errors import UsageError
 from pytest_quantgate.gates.registry import parse_config
-from pytest_quantgate.models import lora
+from pytest_quantgate.models import lora_gguf
 
 gguf = pytest.importorskip("gguf")
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
@@ -59,7 +59,7 @@ def tensors_of(path: Path) -> dict[str, np.ndarray]:
 def test_the_converted_adapter_holds_the_merged_update_in_llama_cpps_row_order(tmp_path: Path) -> None:
     peft = write_adapter(tmp_path / "lora")
     base = write_base(tmp_path / "base.gguf")
-    converted = lora.gguf_adapter(tmp_path / "lora", base, tmp_path / "cache")
+    converted = lora_gguf.convert(tmp_path / "lora", base, tmp_path / "cache")
     fields = gguf.GGUFReader(converted).fields
     assert fields["general.type"].contents() == "adapter" and fields["adapter.type"].contents() == "lora"
     assert fields["adapter.lora.alpha"].contents() == 4.0 and fields["general.architecture"].contents() == "llama"
@@ -67,7 +67,7 @@ def test_the_converted_adapter_holds_the_merged_update_in_llama_cpps_row_order(t
     written = tensors_of(converted)
     assert sorted(written) == ["blk.0.attn_q.weight.lora_a", "blk.0.attn_q.weight.lora_b",
                                "blk.0.attn_v.weight.lora_a", "blk.0.attn_v.weight.lora_b"]
-    merged = lora.gguf_deltas(tmp_path / "lora", HEADS, KV_HEADS)  # what the merged GGUF adds
+    merged = lora_gguf.deltas(tmp_path / "lora", HEADS, KV_HEADS)  # what the merged GGUF adds
     for tensor in ("blk.0.attn_q.weight", "blk.0.attn_v.weight"):
         update = 4 / RANK * written[f"{tensor}.lora_b"] @ written[f"{tensor}.lora_a"]
         np.testing.assert_allclose(update, merged[tensor], rtol=1e-5, atol=1e-6)
@@ -80,13 +80,13 @@ def test_the_converted_adapter_holds_the_merged_update_in_llama_cpps_row_order(t
     np.testing.assert_array_equal(written["blk.0.attn_v.weight.lora_b"], peft["base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight"])
 
     stamp = converted.stat().st_mtime_ns
-    assert lora.gguf_adapter(tmp_path / "lora", base, tmp_path / "cache") == converted and converted.stat().st_mtime_ns == stamp
+    assert lora_gguf.convert(tmp_path / "lora", base, tmp_path / "cache") == converted and converted.stat().st_mtime_ns == stamp
 
 
 def test_a_gguf_adapters_facts_read_as_a_peft_adapters_and_name_what_llama_cpp_would_refuse(tmp_path: Path) -> None:
     write_adapter(tmp_path / "lora")
     base = write_base(tmp_path / "base.gguf")
-    converted = lora.gguf_adapter(tmp_path / "lora", base, tmp_path / "cache")
+    converted = lora_gguf.convert(tmp_path / "lora", base, tmp_path / "cache")
     facts = models.adapter_facts(converted, base, base)
     assert facts["target_modules"] == ["q_proj", "v_proj"] and facts["r"] == RANK and facts["lora_alpha"] == 4.0
     assert facts["dtype"] == "F32" and facts["missing_modules"] == [] and "base_mismatch" not in facts

@@ -20,12 +20,12 @@ pytest.importorskip("peft")
 
 def test_the_converted_demo_adapter_is_what_llama_cpps_converter_writes(tmp_path: Path) -> None:
     from pytest_quantgate import models
-    from pytest_quantgate.models import DEMO_STEM, demo_gguf, gguf_ladder, lora
+    from pytest_quantgate.models import DEMO_STEM, demo_gguf, gguf_ladder, lora, lora_gguf
 
     cache = models.default_cache_dir()
     adapter = lora.build(cache, "facts")
     base = gguf_ladder.build(demo_gguf(), cache, DEMO_STEM, "q8_0")
-    ours = lora.gguf_adapter(adapter, base, tmp_path / "cache")
+    ours = lora_gguf.convert(adapter, base, tmp_path / "cache")
 
     tree = llama_cpp_tree(cache)
     reference = tmp_path / "reference.gguf"
