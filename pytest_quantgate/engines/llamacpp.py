@@ -111,22 +111,24 @@ class LlamaCppEngine(EngineBase):
         from llama_cpp import llama_chat_format
 
         self._model_path = model_path
-        self.llm: Any = llama_cpp.Llama(model_path=str(model_path), logits_all=True, verbose=False, **llama_options(self.spec))
+        self.llm: Any = self._open()
         self._formatter = self._chat_formatter(llama_chat_format)
         model = self.llm._model  # the vocabulary digest walks 49k tokens: once, not per call
         self._vocab_sha256 = vocab_digest([model.token_get_text(i) for i in range(self.llm.n_vocab())])
         self._eos_ids = frozenset(self.tokenizer_facts().eos_token_ids)
 
+    def _open(self, **extra: Any) -> Any:
+        import llama_cpp
+
+        return llama_cpp.Llama(model_path=str(self._model_path), logits_all=True, verbose=False, **llama_options(self.spec), **extra)
+
     def _apply_adapter(self, adapter_path: Path) -> None:
         """llama-cpp-python applies a LoRA GGUF when it creates the context (`lora_path`, as
         llama.cpp's `--lora`): the model is opened again with it (mapped, so the weights are
         not read twice)."""
-        import llama_cpp
-
         self.llm.close()
         try:
-            self.llm = llama_cpp.Llama(model_path=str(self._model_path), lora_path=str(adapter_path), logits_all=True,
-                                       verbose=False, **llama_options(self.spec))
+            self.llm = self._open(lora_path=str(adapter_path))
         except (RuntimeError, ValueError) as exc:
             raise EngineUnavailable(f"{self.spec.name}: llama.cpp cannot apply the LoRA {adapter_path.name} to this GGUF: {exc}") from exc
         self.runtime["adapter"] = {"path": str(adapter_path), "served_as": "llama.cpp LoRA GGUF (lora_path)"}

@@ -159,20 +159,21 @@ def resolve(model: str, cache_dir: Path) -> Path:
 
         return gguf_ladder.build(demo_gguf(), cache_dir, DEMO_STEM, variant.removeprefix("gguf-"))
     merged = merged_variant(variant or "")
-    if base == DEMO_MODEL and merged is not None and not missing_artifact(model, cache_dir):
-        from . import artifacts, gguf_ladder, lora
+    if base == DEMO_MODEL and merged is not None and (not merged[1] or merged[1].startswith("gguf-")):
+        from . import gguf_ladder, lora
 
-        name, form = merged
-        if form.startswith("gguf-"):
+        name, form = merged  # built on demand: the merged checkpoint, or a GGUF of it
+        if form:
             return gguf_ladder.build(lora.merged_gguf(cache_dir, name), cache_dir, lora.merged_stem(name), form.removeprefix("gguf-"))
-        return artifacts.artifact_dir(cache_dir, form, name) if form else lora.merged(cache_dir, name)
+        return lora.merged(cache_dir, name)
     if base == DEMO_MODEL and variant is not None:
         from . import artifacts
 
         missing = missing_artifact(model, cache_dir)
         if missing:
             raise ModelSourceError(missing)
-        return artifacts.artifact_dir(cache_dir, variant)
+        adapter, scheme = merged or (None, variant)
+        return artifacts.artifact_dir(cache_dir, scheme, adapter)
     path = Path(model)
     if not path.exists():
         raise ModelSourceError(f"model {path} does not exist")

@@ -57,8 +57,8 @@ def evaluate(
     if not (len(cases) == len(baseline) == len(candidate)):
         raise ValueError("adapter gate: cases, baseline and candidate results differ in length")
     unscored = candidate_logprobs if isinstance(candidate_logprobs, str) else None
-    scores: tuple[Sequence[float], Sequence[float]] = ((), ()) if isinstance(candidate_logprobs, str) else (baseline_logprobs, candidate_logprobs)
-    baseline_logprobs, candidate_logprobs = scores
+    if isinstance(candidate_logprobs, str):
+        baseline_logprobs = candidate_logprobs = ()
     if len(baseline_logprobs) != len(candidate_logprobs):
         raise ValueError("adapter gate: baseline and candidate answer log-probs differ in length")
     outcomes = [compare_case(c, b, k) for c, b, k in zip(cases, baseline, candidate)]
