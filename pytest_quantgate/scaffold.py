@@ -75,6 +75,7 @@ model = "{model}"
 [gates.golden]
 cases = ["{cases}"]                      # your regression cases, beside the built-in ones
 margin = 0.1                             # the paired rule on the rest: at most 10 points worse
+# families = []                          # generated task families (1,000 cases, run in stages) are on; [] switches them off
 
 [gates.drift]                            # next-token distributions (teacher forcing; hf and llama.cpp)
 max_mean_kld = 0.05

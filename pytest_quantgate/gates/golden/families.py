@@ -70,13 +70,20 @@ def _word_problem(rng: random.Random, index: str) -> Generated:
 # -- units ------------------------------------------------------------------------------------
 UNITS = (("meters", "centimeters", 100), ("kilograms", "grams", 1000), ("hours", "minutes", 60),
          ("minutes", "seconds", 60), ("weeks", "days", 7), ("days", "hours", 24), ("kilometers", "meters", 1000),
-         ("dozens", "items", 12), ("liters", "milliliters", 1000), ("years", "months", 12))
+         ("dozens", "items", 12), ("liters", "milliliters", 1000), ("years", "months", 12), ("decades", "years", 10),
+         ("centuries", "years", 100), ("feet", "inches", 12), ("yards", "feet", 3), ("dollars", "cents", 100),
+         ("meters", "millimeters", 1000), ("tons", "kilograms", 1000), ("years", "weeks", 52),
+         ("pounds", "ounces", 16), ("gallons", "quarts", 4))
+SINGULAR = {"centuries": "century", "inches": "inch", "feet": "foot"}
 
 
 def _conversion(rng: random.Random, index: str) -> Generated:
+    # Small amounts (1 to 10): a 135M model knows the factors and can scale them by a little;
+    # larger ones put nearly every case beyond it (2.5% passed with 2 to 30).
     big, small, factor = rng.choice(UNITS)
-    amount = rng.randint(2, 30)
-    prompt = f"How many {small} are in {amount} {big}?{NUMBER_ONLY}"
+    amount = rng.randint(1, 10)
+    unit = SINGULAR.get(big, big.removesuffix("s")) if amount == 1 else big
+    prompt = f"How many {small} are in {amount} {unit}?{NUMBER_ONLY}"
     return _case("units", index, prompt, _number(amount * factor), str(amount * factor), str(amount))
 
 
@@ -141,6 +148,19 @@ def _json_only(rng: random.Random, index: str) -> Generated:
     return _case("instructions", index, prompt, Expectation("json_equal", {key: value}), f'{{"{key}": {value}}}', f'{{"{key}": {value + 1}}}')
 
 
+def _repeat(rng: random.Random, index: str) -> Generated:
+    fruit, colour, name = rng.choice(FRUITS), rng.choice(COLOURS), rng.choice(NAMES).split()[0]
+    sentence = f"{name} keeps a {colour} {fruit} on the table."
+    prompt = f"Repeat this sentence exactly and write nothing else: {sentence}"
+    return _case("instructions", index, prompt, Expectation("regex", rf"^\W*{re.escape(sentence[:-1])}\W*$"), sentence, f"{sentence} It is nice.")
+
+
+def _one_word(rng: random.Random, index: str) -> Generated:
+    topic = rng.choice(TOPICS)
+    prompt = f"Name one word that describes {topic}. Answer with a single word and nothing else."
+    return _case("instructions", index, prompt, Expectation("regex", r"^\W*[A-Za-z'-]+\W*$"), "Calm.", "Calm and old.")
+
+
 # -- extraction -------------------------------------------------------------------------------
 FIELDS = (("city", "In which city was {first} born? Answer with the city only."),
           ("year", "In which year was {first} born? Answer with the year only."),
@@ -190,7 +210,8 @@ def _picking(rng: random.Random, index: str) -> Generated:
 FAMILIES: dict[str, tuple[Template, ...]] = {
     "arithmetic": (_sum, _difference, _product, _word_problem),
     "units": (_conversion,),
-    "instructions": (_lowercase, _capitals, _bullets, _ending, _required_word, _forbidden_word, _quoted, _word_limit, _json_only),
+    "instructions": (_lowercase, _capitals, _bullets, _ending, _required_word, _forbidden_word, _quoted, _word_limit, _json_only,
+                     _repeat, _one_word),
     "extraction": (_extraction,),
     "lists": (_sorting, _counting, _reversing, _picking),
 }

@@ -14,8 +14,10 @@ class GoldenThresholds(CaseGateThresholds, StagedCases):
     diverge_outside_top_k_before: int = setting(16, type="integer", minimum=0)
     min_similarity: float = setting(0.0, type="number", minimum=0, maximum=1)
     # Generated task families (families.py) beside the built-in and file cases: `family_size`
-    # seeded cases of each one named.
-    families: tuple[str, ...] = setting((), type="array", items={"enum": list(FAMILIES)}, uniqueItems=True)
+    # seeded cases of each one named; all of them unless switched off (`families = []`). The
+    # paired rule needs hundreds of cases for a margin of a few points, and the staged run
+    # (`stage`) asks the candidate for only as many as its decision needs.
+    families: tuple[str, ...] = setting(tuple(FAMILIES), type="array", items={"enum": list(FAMILIES)}, uniqueItems=True)
     family_size: int = setting(200, type="integer", minimum=1)
     family_seed: int = setting(0, type="integer")
     # Recorded traffic (JSONL of OpenAI chat request bodies, as gates.canary.traffic reads):
