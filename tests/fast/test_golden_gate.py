@@ -10,6 +10,7 @@ from pytest_quantgate.engines.base import Generation
 from pytest_quantgate.gates.common.expectations import Expectation
 from pytest_quantgate.gates.golden import decision as golden
 from pytest_quantgate.gates.golden.cases import GoldenCase
+from pytest_quantgate.sequential import Plan
 from tests.helpers import gen
 
 CASE = GoldenCase(id="c", prompt="p", expect=Expectation("contains", "Paris"))
@@ -50,6 +51,30 @@ def test_early_divergence_outside_top_k_fails_late_one_does_not() -> None:
     failed = evaluate(base, early).cases[0]
     assert "outside the baseline's top-3" in failed.problems[0]
     assert evaluate(base, late).verdict == "pass"
+
+
+def test_early_divergences_are_a_tolerated_share_not_a_count_that_grows_with_the_suite() -> None:
+    base = gen("Paris a b c d e", [1, 2, 3, 4, 5, 6])
+    early = gen("Paris x", [1, 77, 3, 4, 5, 6])
+    assert evaluate(base, early, filler=150).verdict == "pass"  # 1 of 151: within 1%
+    zero = GoldenThresholds(top_k=3, diverge_outside_top_k_before=4, max_early_divergence_rate=0.0)
+    assert evaluate(base, early, zero, filler=150).verdict == "fail"
+
+    def look(diverging: int, n: int, at: int):
+        same = gen("ok", [5])
+        cases = [CASE] * diverging + [FILLER] * (n - diverging)
+        answers = [early] * diverging + [same] * (n - diverging)
+        plan = Plan((1e-5, 1e-3, 0.049), at)
+        return golden.evaluate(cases, [base] * diverging + [same] * (n - diverging), answers, LIMITS, plan)
+
+    # An interim look with 2 of 256 early (0.8%, no expectation lost): within the share, passes.
+    assert look(2, 256, 2).verdict == "pass"
+    # 3 of 128 (2.3%): above the share, but not surely so at the look's alpha: the next stage decides.
+    interim = look(3, 128, 2)
+    assert interim.verdict == "underpowered" and "tolerated so far" in interim.reason
+    # 30 of 128: surely above it, fails at once; the last look fails on the observed share.
+    assert look(30, 128, 2).verdict == "fail" and "at most 1% tolerated" in look(30, 128, 2).reason
+    assert look(3, 128, 3).verdict == "fail"
 
 
 def test_expectation_flip_fails_and_names_the_case() -> None:

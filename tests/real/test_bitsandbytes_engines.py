@@ -18,7 +18,7 @@ pytest.importorskip("bitsandbytes")
 def test_bitsandbytes_int8_and_nf4_get_golden_and_drift_verdicts(pytester: pytest.Pytester, record_copy: Path) -> None:
     import torch
 
-    pytester.makefile(".toml", quantgate=repo_config(record_copy))
+    pytester.makefile(".toml", quantgate=repo_config(record_copy, families=False))
     pytester.runpytest_inprocess(
         "--quant-candidate=hf-bnb8,hf-nf4", "--quantgate-suite=only", "-m", "golden or drift",
         "--quantgate-report=r.json", "-p", "no:cacheprovider",

@@ -55,7 +55,7 @@ def test_recorded_traffic_becomes_golden_cases_int8_agrees_and_kv2_does_not(pyte
     once (tests/data/traffic_records/), the candidate held to agreement with them."""
     from tests.helpers import DATA
 
-    extra = f'[gates.golden]\nbuiltin_cases = false\ntraffic = ["{DATA / "canary_traffic.jsonl"}"]\nmargin = 0.2\n'
+    extra = f'[gates.golden]\nbuiltin_cases = false\nfamilies = []\ntraffic = ["{DATA / "canary_traffic.jsonl"}"]\nmargin = 0.2\n'
     pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=str(DATA / "traffic_records"), extra=extra))
     result = pytester.runpytest_inprocess("--quant-candidate=hf-int8,hf-kv2", "--quantgate-report=r.json", *SUITE)
     result.assert_outcomes(passed=1, failed=1)

@@ -11,7 +11,7 @@ import pytest
 import tests.engine_stack  # noqa: F401  (first: one copy of torch/quanto for pytester runs)
 from pytest_quantgate import models
 from pytest_quantgate.engines import servers
-from tests.helpers import DEMO, GGUF, demo_config
+from tests.helpers import DEMO, GGUF, NO_FAMILIES, demo_config
 
 pytest.importorskip("llama_cpp")
 pytestmark = pytest.mark.slow(minutes=4)
@@ -112,7 +112,7 @@ model = "{DEMO}@gguf-q8_0"
 baseline = "gguf-f32"
 endpoint = {{ base_url = "{llama_server.base_url}", model = "smollm2-q8_0", api_key_env = "QG_SERVER_KEY", api = "completions", stream = false }}
 '''
-    config = demo_config(snapshot_dir=repo_snapshots, extra=extra)
+    config = demo_config(snapshot_dir=repo_snapshots, extra=extra + NO_FAMILIES)
     result, report = run(pytester, config, "served-q8_0,served-q8_0-completions", "golden or drift")
     golden, drift = report["served-q8_0"]["golden"], report["served-q8_0"]["drift"]
     # Same weights and greedy decoding as the in-process Q8_0: the served answers pass too,

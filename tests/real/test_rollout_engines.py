@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tests import reports
-from tests.helpers import GGUF, REPO, demo_config
+from tests.helpers import GGUF, NO_FAMILIES, REPO, demo_config
 
 pytestmark = pytest.mark.slow(minutes=3)
 
@@ -26,7 +26,7 @@ PASS_CELL, FAIL_CELL = (217, 242, 217), (248, 208, 208)  # the report's pass / f
 
 
 def test_two_workers_one_merged_report_manifests_and_html(pytester: pytest.Pytester, repo_snapshots: str) -> None:
-    pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=repo_snapshots, extra=GGUF))
+    pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=repo_snapshots, extra=GGUF + NO_FAMILIES))
     result = pytester.runpytest_subprocess(
         "--quant-candidate=gguf-q8_0,gguf-q2_k", "--quantgate-suite=only", "-m", "golden or compat",
         "-n", "2", "--dist", "loadgroup", "--quantgate-report=out/run.json", "-p", "no:cacheprovider",

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from ...engines.base import Generation
 from ...sequential import Plan, decide_at
-from ...stats import PairedOutcomes, bootstrap_mean_ci, paired_summary
+from ...stats import PairedOutcomes, bootstrap_mean_ci, paired_summary, wilson_lower
 from ..common import stops
 from ..common.cases import must_hold_ids
 from ..common.grounding import Agreement, similarity
@@ -94,6 +94,7 @@ def evaluate(
     thresholds = {
         "top_k": limits.top_k,
         "diverge_outside_top_k_before": limits.diverge_outside_top_k_before,
+        "max_early_divergence_rate": limits.max_early_divergence_rate,
         "decision": limits.decision,
         "margin": limits.margin,
         "confidence": limits.confidence,
@@ -128,10 +129,11 @@ def evaluate(
         "stop_behaviour": stops.summarize(baseline, candidate, limits.decision, limits.margin, limits.confidence).metrics,
     }
     hard_failures = []
-    if early:
+    guard = early_divergence_guard(early, len(outcomes), limits, plan)
+    if guard == "fail":
         hard_failures.append(
-            f"{early} case(s) diverged outside the baseline's top-{limits.top_k} "
-            f"before token {limits.diverge_outside_top_k_before}"
+            f"{early} case(s) of {len(outcomes)} diverged outside the baseline's top-{limits.top_k} "
+            f"before token {limits.diverge_outside_top_k_before} (at most {limits.max_early_divergence_rate:.0%} tolerated)"
         )
     low_sim = sum(s < limits.min_similarity for s in similarities)
     if low_sim:
@@ -146,4 +148,19 @@ def evaluate(
     if hard_failures or decision.decision == "fail":
         reasons = hard_failures + ([expectations] if decision.decision == "fail" else [])
         return GateVerdict(GATE, "fail", "; ".join(reasons), metrics, thresholds, key, outcomes)
+    if guard == "undecided" and decision.decision == "pass":  # an interim look: the next stage decides
+        why = f"{early} early divergence(s) in {len(outcomes)} cases, above the {limits.max_early_divergence_rate:.0%} tolerated so far"
+        return GateVerdict(GATE, "underpowered", f"{expectations}; {why}", metrics, thresholds, key, outcomes)
     return GateVerdict(GATE, decision.decision, expectations, metrics, thresholds, key, outcomes)
+
+
+def early_divergence_guard(early: int, n: int, limits: GoldenThresholds, plan: Plan | None) -> str:
+    """"ok", "fail", or "undecided" (at an interim look whose share is above the tolerated
+    one but whose lower bound, at the look's alpha, is not: the next stage decides). The last
+    look, or a fixed-size run, fails on the observed share."""
+    tolerated = limits.max_early_divergence_rate
+    if not early or early / n <= tolerated:
+        return "ok"
+    if plan is None or plan.look == len(plan.levels):
+        return "fail"
+    return "fail" if wilson_lower(early, n, 1 - plan.levels[plan.look - 1]) > tolerated else "undecided"

@@ -12,6 +12,10 @@ class GoldenThresholds(CaseGateThresholds, StagedCases):
     # A divergent token inside the baseline's top-k is a near-tie, not a change of answer.
     top_k: int = setting(5, type="integer", minimum=1, maximum=20)
     diverge_outside_top_k_before: int = setting(16, type="integer", minimum=0)
+    # The share of cases that may do so: a guard against broken decoding, not a zero-tolerance
+    # rule that a bigger suite makes stricter (2 of 512 cases tripped it for a W8A8 build
+    # whose expectations held). 0 tolerates none.
+    max_early_divergence_rate: float = setting(0.01, type="number", minimum=0, maximum=1)
     min_similarity: float = setting(0.0, type="number", minimum=0, maximum=1)
     # Generated task families (families.py) beside the built-in and file cases: `family_size`
     # seeded cases of each one named; all of them unless switched off (`families = []`). The
