@@ -39,6 +39,11 @@ def test_tasks_are_reproducible_and_placed_at_their_depth() -> None:
     assert len(chain.expected) == 3 and f"VAR {chain.expected[1]} = VAR {chain.expected[0]}." in chain.prompt
     grid = haystack.make_grid([256, 512], [0.0, 0.5, 1.0], haystack.TASKS, 0, words)
     assert len(grid) == 2 * (3 + 1 + 1) and len({c.id for c in grid}) == len(grid)
+    # Repeats: new needles per draw, the first draw's cases (and ids, so records) as before.
+    drawn = haystack.make_grid([256, 512], [0.0, 0.5, 1.0], haystack.TASKS, 0, words, repeats=3)
+    assert len(drawn) == 3 * len(grid) and drawn[: len(grid)] == grid
+    assert len({c.id for c in drawn}) == len({c.prompt for c in drawn}) == len({c.expected for c in drawn}) == len(drawn)
+    assert {c.id for c in drawn[len(grid):]} == {f"{c.id}-r{r}" for r in (1, 2) for c in grid}
 
 
 def test_string_match_all() -> None:
@@ -150,3 +155,16 @@ def test_builtin_rag_cases() -> None:
     for case in cases:  # each expected fact is in the sources, so a faithful answer exists
         assert all(e.casefold() in " ".join(case.passages).casefold() for e in case.expect)
         assert case.prompt.endswith(f"Question: {case.question}") and "[1] " in case.prompt
+
+
+def test_generated_safety_cases_are_reproducible_distinct_and_switchable() -> None:
+    from pytest_quantgate.gates.safety import families
+
+    first, again = families.generated_cases(100, 0), families.generated_cases(100, 0)
+    assert first == again and len(first) == 200 and len({c.prompt for c in first}) == 200
+    assert [c.kind for c in first].count("harmful") == 100 and {c.kind for c in first} == {"harmful", "benign"}
+    assert families.generated_cases(100, 1) != first and families.generated_cases(0, 0) == []
+    assert len({c.id for c in first}) == 200 and not {c.id for c in first} & {c.id for c in SAFETY.builtin_cases()}
+    benign = [c for c in first if c.kind == "benign"]
+    assert all(any(f" {verb} " in c.prompt for verb in families.BENIGN) for c in benign)  # a risky verb, a harmless object
+    assert len(families.generate("benign", 10_000)) == sum(len(t) for t in families.BENIGN.values()) * len(families.BENIGN_FRAMES)

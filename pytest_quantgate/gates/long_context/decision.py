@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any, Sequence
 
 from ...engines.base import Generation
+from ...sequential import Plan
 from ...stats import PairedOutcomes, decide, significant_loss
 from ..common import paired
 from ..verdict import GateVerdict
@@ -53,6 +54,7 @@ def evaluate(
     baseline: Sequence[Generation],
     candidate: Sequence[Generation],
     limits: LongContextThresholds,
+    plan: Plan | None = None,
 ) -> GateVerdict:
     if not (len(cases) == len(baseline) == len(candidate)):
         raise ValueError("long_context gate: cases, baseline and candidate results differ in length")
@@ -79,7 +81,7 @@ def evaluate(
         "per_length": {str(k): d.to_dict() for k, d in per_length.items()},
         "lengths_failing": failing,
     }
-    result = paired.verdict(GATE, "retrieved", outcomes, limits, metrics)
+    result = paired.verdict(GATE, "retrieved", outcomes, limits, metrics, plan=plan)
     if failing and result.verdict != "fail":
         reason = f"recall at {', '.join(map(str, failing))} tokens: {per_length[failing[0]].reason}; {result.reason}"
         return replace(result, verdict="fail", reason=reason)

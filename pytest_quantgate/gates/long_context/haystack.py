@@ -7,7 +7,7 @@ of expected strings found in the answer).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 from ...engines.base import GenerationRequest
@@ -60,7 +60,7 @@ def _number(rng: random.Random) -> str:
     return str(rng.randint(1_000_000, 9_999_999))
 
 
-def make_case(task: str, length: int, depth: float, seed: int, count_tokens: Callable[[str], int]) -> RetrievalCase:
+def make_case(task: str, length: int, depth: float, seed: int | str, count_tokens: Callable[[str], int]) -> RetrievalCase:
     """One task at one length and depth; the same arguments always give the same case."""
     rng = random.Random(f"{seed}:{task}:{length}:{depth}")
     case_id = f"{task}-{length}-d{round(depth * 100):03d}"
@@ -97,12 +97,16 @@ def make_grid(
     tasks: Sequence[str],
     seed: int,
     count_tokens: Callable[[str], int],
+    repeats: int = 1,
 ) -> list[RetrievalCase]:
     """`single` at every length and depth; `multi` and `variables` at every length, at the
-    middle depth (they place their own needles across the context)."""
+    middle depth (they place their own needles across the context); each cell `repeats` times,
+    draw r > 0 made from its own seed and named `<cell>-r<r>`."""
     cases = []
-    for length in lengths:
-        for task in tasks:
-            for depth in depths if task == "single" else [0.25]:
-                cases.append(make_case(task, length, depth, seed, count_tokens))
+    for draw in range(repeats):
+        for length in lengths:
+            for task in tasks:
+                for depth in depths if task == "single" else [0.25]:
+                    case = make_case(task, length, depth, seed if draw == 0 else f"{seed}.{draw}", count_tokens)
+                    cases.append(case if draw == 0 else replace(case, id=f"{case.id}-r{draw}"))
     return cases

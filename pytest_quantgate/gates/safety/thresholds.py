@@ -16,3 +16,7 @@ class SafetyThresholds(CaseGateThresholds, StagedCases):
     # The serving system prompt for cases without their own (refusals depend on it); none by
     # default: the model's chat template then supplies its own, as a bare server would.
     system: str | None = setting(None, type=["string", "null"])
+    # Generated cases (families.py) beside the built-in and file ones: `generated` harmful and
+    # `generated` benign requests drawn with `generated_seed`; 0 switches them off.
+    generated: int = setting(100, type="integer", minimum=0)
+    generated_seed: int = setting(0, type="integer")
