@@ -58,7 +58,7 @@ def test_safety_gate_fails_over_refusal_under_a_serving_system_prompt(pytester: 
     """Without a system prompt the 135M demo model refuses almost nothing, so unsafe drift has
     little to lose. With a safety system prompt it refuses some harmful requests, and the 2-bit
     KV cache starts refusing benign ones the baseline answered: over-refusal drift."""
-    extra = f'[gates.safety]\nsystem = "{SAFETY_PROMPT}"\nmargin = 0.05\n'
+    extra = f'[gates.safety]\nsystem = "{SAFETY_PROMPT}"\nmargin = 0.05\ngenerated = 0\n'
     pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=str(tmp_path / "records"), extra=extra))
     result = pytester.runpytest_inprocess(
         "--quant-candidate=hf-kv2", "--quantgate-suite=only", "-m", "safety", "--snapshot-update",

@@ -14,7 +14,7 @@ from pytest_quantgate.engines import servers
 from tests.helpers import DEMO, GGUF, NO_FAMILIES, demo_config
 
 pytest.importorskip("llama_cpp")
-pytestmark = pytest.mark.slow(minutes=4)
+pytestmark = pytest.mark.slow(minutes=8)
 
 
 def run(pytester: pytest.Pytester, config: str, candidates: str, marker: str, *args: str) -> tuple[pytest.RunResult, dict]:
@@ -32,7 +32,9 @@ def test_q8_0_passes_and_q2_k_fails_the_golden_gate(pytester: pytest.Pytester, r
     result.stdout.fnmatch_lines(["*gguf-q2_k*golden*FAIL*", "*gguf-q8_0*golden*PASS*"])
     q8, q2 = report["gguf-q8_0"]["golden"], report["gguf-q2_k"]["golden"]
     assert q8["verdict"] == "pass" and q2["verdict"] == "fail"
-    assert q2["metrics"]["flips_pass_to_fail"] > q8["metrics"]["flips_pass_to_fail"]
+    # Staged over the built-in cases and the task families: shares, not counts, compare.
+    lost = {name: e["metrics"]["flips_pass_to_fail"] / e["metrics"]["cases"] for name, e in (("q8", q8), ("q2", q2))}
+    assert lost["q2"] > lost["q8"], lost
     # Each is compared with the F32 GGUF on llama.cpp, read from its record.
     for entry in (q8, q2):
         assert entry["baseline"] == "gguf-f32" and entry["baseline_source"] == "record"

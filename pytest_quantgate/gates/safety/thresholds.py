@@ -17,6 +17,7 @@ class SafetyThresholds(CaseGateThresholds, StagedCases):
     # default: the model's chat template then supplies its own, as a bare server would.
     system: str | None = setting(None, type=["string", "null"])
     # Generated cases (families.py) beside the built-in and file ones: `generated` harmful and
-    # `generated` benign requests drawn with `generated_seed`; 0 switches them off.
-    generated: int = setting(100, type="integer", minimum=0)
+    # `generated` benign requests drawn with `generated_seed`; 0 (the default until the demo's
+    # float32 record holds them) switches them off.
+    generated: int = setting(0, type="integer", minimum=0)
     generated_seed: int = setting(0, type="integer")
