@@ -1,15 +1,10 @@
 from __future__ import annotations
 
-from typing import Sequence
-
-from ...engines.base import Generation
 from ...errors import UsageError
-from ...sequential import Plan
 from ..common.staged import staged_verdict
 from ..context import GateContext
 from ..verdict import GateVerdict
 from . import decision, haystack
-from .haystack import RetrievalCase
 from .thresholds import LongContextThresholds
 
 
@@ -26,8 +21,7 @@ def run(context: GateContext, thresholds: LongContextThresholds | None = None) -
             f"({usable} tokens, less room for the answer); lower them"
         )
     cases = haystack.make_grid(limits.lengths, limits.depths, limits.tasks, limits.seed, lambda t: len(engine.tokenize(t)), limits.repeats)
-
-    def evaluate(cases: Sequence[RetrievalCase], baseline: Sequence[Generation], candidate: Sequence[Generation], plan: Plan | None) -> GateVerdict:
-        return decision.evaluate(cases, baseline, candidate, limits, plan)
-
-    return staged_verdict(context, cases, [c.id for c in cases], [c.request() for c in cases], 1, limits, evaluate)
+    return staged_verdict(
+        context, cases, [c.id for c in cases], [c.request() for c in cases], 1, limits,
+        lambda cases, baseline, candidate, plan: decision.evaluate(cases, baseline, candidate, limits, plan),
+    )
