@@ -311,6 +311,11 @@ class OpenAIEngine(hf_tokenizer.HFTokenizerEngine):
                 "timeout": self.endpoint.timeout_s,
             }
             self._model_entry = self._check_endpoint()
+            # vLLM returns the sampled tokens' log-probs at no real cost (their ids too, with
+            # --return-tokens-as-token-ids): asked for even at top 0, since the answer text
+            # re-tokenized is not always the path the model took (same text, other ids: 13 of
+            # 512 golden answers of the same float32 weights read as early divergences).
+            self._sampled_ids = self._model_entry.get("owned_by") == "vllm"
             self.tokenizer = hf_tokenizer.load_tokenizer(model_path)
         except BaseException:  # a server started for this engine never outlives it
             self.served.stop()
@@ -328,12 +333,12 @@ class OpenAIEngine(hf_tokenizer.HFTokenizerEngine):
             # The prompt as this engine renders it: the server applies no template of its own.
             ids = self.render_chat(request.messages, request.tools)
             payload |= {"prompt": self.tokenizer.decode(ids)}
-            payload |= {"logprobs": top_k} if top_k else {}
+            payload |= {"logprobs": top_k} if top_k or self._sampled_ids else {}
         else:
             payload["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
             # None asked: none computed (llama-cpp-python's server sorts the whole vocabulary
             # in Python for every token it returns log-probs for: 1-2 s a request here).
-            payload |= {"logprobs": True, "top_logprobs": top_k} if top_k else {}
+            payload |= {"logprobs": True, "top_logprobs": top_k} if top_k or self._sampled_ids else {}
             if request.tools:
                 payload["tools"] = [dict(t) for t in request.tools]
                 if request.tool_choice is not None:
@@ -405,7 +410,7 @@ class OpenAIEngine(hf_tokenizer.HFTokenizerEngine):
         return Generation(
             text=answer.answer_text,
             token_ids=tuple(ids),
-            logprobs=tuple(steps),
+            logprobs=tuple(steps) if top_k else (),
             finish_reason=finish,
             timings=Timings(
                 prompt_tokens=int((answer.usage or {}).get("prompt_tokens", 0)), ttft_s=answer.ttft_s, total_s=elapsed

@@ -265,15 +265,17 @@ class ToolCallServer(FakeServer):
     """tests/fake_openai.py's loopback server, its chat route answering `events` streamed or
     `message` whole; the request bodies are kept."""
 
-    def __init__(self, events: list[dict[str, Any]], message: dict[str, Any] | None = None, finish: str = "tool_calls") -> None:
+    def __init__(
+        self, events: list[dict[str, Any]], message: dict[str, Any] | None = None, finish: str = "tool_calls", owner: str = "fake"
+    ) -> None:
         super().__init__(Behaviour())
-        self.events, self.message, self.finish = events, message, finish
+        self.events, self.message, self.finish, self.owner = events, message, finish, owner
         self.server.config.app = Starlette(
             routes=[Route("/v1/chat/completions", self.chat, methods=["POST"]), Route("/v1/models", self.models)]
         )
 
     async def models(self, request: Request) -> Any:
-        return JSONResponse({"data": [{"id": "fake"}]})
+        return JSONResponse({"data": [{"id": "fake", "owned_by": self.owner}]})
 
     async def chat(self, request: Request) -> Any:
         body = await request.json()
@@ -353,10 +355,13 @@ def test_the_openai_engine_sends_tool_choice_and_answers_native_calls_as_text() 
     assert sorted(json.dumps(body.get("tool_choice")) for body in bodies) == ["null"] * 2 + [json.dumps(named_choice)] * 2
 
 
-def test_no_log_probs_asked_means_none_requested() -> None:
-    """The canary compares text: asking top 0 keeps servers from computing log-probs at all."""
+@pytest.mark.parametrize("owner", ["fake", "vllm"])
+def test_no_log_probs_asked_means_none_requested_but_from_vllm_the_sampled_ids(owner: str) -> None:
+    """The canary compares text: asking top 0 keeps servers from computing log-probs at all
+    (llama-cpp-python's sorts the vocabulary for each). vLLM's cost nothing, and they carry
+    the sampled ids, which the answer text re-tokenized does not always give back."""
     cache = Path(os.environ.get("QUANTGATE_CACHE_DIR") or models.default_cache_dir())
-    with ToolCallServer(OPENAI_STREAM, MESSAGE) as server:
+    with ToolCallServer(OPENAI_STREAM, MESSAGE, owner=owner) as server:
         endpoint = Endpoint(base_url=server.base_url, model="fake")
         engine = load_engine(CandidateSpec("served", "openai", DEMO, endpoint=endpoint), cache)
         try:
@@ -365,7 +370,10 @@ def test_no_log_probs_asked_means_none_requested() -> None:
         finally:
             engine.close()
         without, with_two = server.behaviour.bodies
-    assert "logprobs" not in without and "top_logprobs" not in without
+    if owner == "vllm":
+        assert without["logprobs"] is True and without["top_logprobs"] == 0
+    else:
+        assert "logprobs" not in without and "top_logprobs" not in without
     assert with_two["logprobs"] is True and with_two["top_logprobs"] == 2
 
 
