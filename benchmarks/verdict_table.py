@@ -1,8 +1,8 @@
 """A candidate x gate table from one or more JSON reports: the verdict, the cases used of those
-planned and the look a staged gate stopped at, and the seconds each took (README "The demo's
-verdicts" is made with it).
+planned and the look a staged gate stopped at, and the gate test's seconds (its engine's load
+included where it loaded first; README "The demo's verdicts" is made with it). Markdown on stdout.
 
-    python benchmarks/verdict_table.py reports/*.json [--markdown]
+    python benchmarks/verdict_table.py reports/*.json
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def cell(entry: dict[str, Any]) -> str:
         text += f" {staged['cases_used']}/{staged['cases_planned']} (look {staged['look']} of {staged['looks']})"
     elif metrics.get("n") or metrics.get("cases"):
         text += f" {metrics.get('n') or metrics.get('cases')}"
-    seconds = entry.get("duration_s") or entry.get("seconds")
+    seconds = entry.get("seconds")
     return f"{text}, {seconds:.0f} s" if isinstance(seconds, (int, float)) else text
 
 

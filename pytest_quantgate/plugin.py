@@ -361,6 +361,7 @@ class _ReportCollector:
         if entry is not None and report.when == "call":
             if report.outcome == "failed" and entry["verdict"] == "pass":
                 entry = {**entry, "verdict": "error", "reason": "the test failed after the gate passed"}
+            entry = {**entry, "seconds": round(report.duration, 1)}  # the gate test's wall time, its engine's load included
             self.state.report.add(entry)
             self._progress(entry, report.duration)
         elif entry is None and (report.failed or report.skipped) and report.when in ("setup", "call"):

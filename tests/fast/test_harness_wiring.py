@@ -210,6 +210,7 @@ def test_a_missing_record_fails_with_the_command_that_records_it(project: pytest
     assert records(project) == ["test_capital--base.json", "test_drift--base.json", "test_golden--base.json"]
     (mine,) = [e for e in reports.candidates(report)["twin"]["gates"] if e["test"].startswith("test_user.py")]
     assert mine["thresholds"]["decision"] == "every_case" and mine["metrics"]["cases"] == 1  # a test's own cases
+    assert mine["seconds"] >= 0  # the gate test's wall time (benchmarks/verdict_table.py)
 
 
 def rerecord_command(result: pytest.RunResult) -> list[str]:
