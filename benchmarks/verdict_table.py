@@ -38,6 +38,8 @@ def rows(reports: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
                 table.setdefault(candidate["name"], {})[entry["gate"] + (f"[{mode}]" if mode else "")] = cell(entry)
     gates = [g for g in ORDER if any(g in t for t in table.values())]
     gates += sorted({g for t in table.values() for g in t} - set(gates))
+    # A gate skipped for every candidate (no traffic, no adapter, not served) says nothing here.
+    gates = [g for g in gates if not all(t.get(g, "SKIPPED").startswith("SKIPPED") for t in table.values())]
     return gates, [[name, *(t.get(g, "") for g in gates)] for name, t in table.items()]
 
 
