@@ -324,7 +324,7 @@ class _ReportCollector:
         self.state = state
         self.config = config
 
-    def _progress(self, entry: dict[str, Any], seconds: float) -> None:
+    def _progress(self, entry: dict[str, Any]) -> None:
         """One line per gate as it finishes (cases, engine, seconds, verdict): a long run is
         not silent between dots, and the line says where the time went."""
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -340,7 +340,7 @@ class _ReportCollector:
         terminal.write_line(
             f"quantgate: {entry['candidate']} {gate}: {entry['verdict'].upper()}"
             + (f", {cases} cases" if cases else "")
-            + f", {seconds:.1f} s ({engine} engine, generating {stats.get('generate_s', 0.0):.1f} s)"
+            + f", {entry['seconds']:.1f} s ({engine} engine, generating {stats.get('generate_s', 0.0):.1f} s)"
             + f", baseline from {entry.get('baseline_source', '?')}"
         )
 
@@ -363,7 +363,7 @@ class _ReportCollector:
                 entry = {**entry, "verdict": "error", "reason": "the test failed after the gate passed"}
             entry = {**entry, "seconds": round(report.duration, 1)}  # the gate test's wall time, its engine's load included
             self.state.report.add(entry)
-            self._progress(entry, report.duration)
+            self._progress(entry)
         elif entry is None and (report.failed or report.skipped) and report.when in ("setup", "call"):
             verdict = "skipped" if report.skipped else "error"
             self.state.report.add_outcome(

@@ -329,16 +329,17 @@ class OpenAIEngine(hf_tokenizer.HFTokenizerEngine):
     # -- generation ----------------------------------------------------------------------
     def _payload(self, request: GenerationRequest, top_k: int) -> dict[str, Any]:
         payload: dict[str, Any] = {"model": self.served_model, "max_tokens": request.max_new_tokens, "temperature": 0.0}
+        asks_logprobs = bool(top_k) or self._sampled_ids
         if self.endpoint.api == "completions":
             # The prompt as this engine renders it: the server applies no template of its own.
             ids = self.render_chat(request.messages, request.tools)
             payload |= {"prompt": self.tokenizer.decode(ids)}
-            payload |= {"logprobs": top_k} if top_k or self._sampled_ids else {}
+            payload |= {"logprobs": top_k} if asks_logprobs else {}
         else:
             payload["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
             # None asked: none computed (llama-cpp-python's server sorts the whole vocabulary
             # in Python for every token it returns log-probs for: 1-2 s a request here).
-            payload |= {"logprobs": True, "top_logprobs": top_k} if top_k or self._sampled_ids else {}
+            payload |= {"logprobs": True, "top_logprobs": top_k} if asks_logprobs else {}
             if request.tools:
                 payload["tools"] = [dict(t) for t in request.tools]
                 if request.tool_choice is not None:
