@@ -145,8 +145,25 @@ class GateHarness:
         if self.state.live_baseline:  # --quant-live-baseline: the baseline answers now; nothing is recorded
             self.answered_live()
             return list(run_baseline())
-        recorded, self._baseline_source = self._records().load_or_record(keys, run_baseline, environment=describe())
+        records = self._records()
+        recorded, self._baseline_source = records.load_or_record(keys, self._once_per_session(records.name, keys, run_baseline), environment=describe())
         return recorded
+
+    def _once_per_session(self, record: str, keys: Mapping[str, Any], run_baseline: Callable[[], list[Any]]) -> Callable[[], list[Any]]:
+        """Under --snapshot-update the baseline answers a record's cases once in the session:
+        the other candidates that share it re-write the same record from those answers (a
+        recording run of `--quant-candidate=all` would otherwise rerun the baseline per candidate)."""
+        memo = self.state.recorded_answers
+        wanted = [(record, cid, json.dumps(key, sort_keys=True, default=str)) for cid, key in keys.items()]
+
+        def answered() -> list[Any]:
+            if all(w in memo for w in wanted):
+                return [memo[w] for w in wanted]
+            results = list(run_baseline())
+            memo.update(zip(wanted, results))
+            return results
+
+        return answered
 
     def answered_live(self) -> None:
         self._baseline_source = "live"

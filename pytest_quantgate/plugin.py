@@ -48,6 +48,9 @@ class QuantgateState:
     # A live baseline's answers in this session, by (baseline, top-k, request): candidates
     # gated against the same live baseline (a route) ask it each request once.
     live_answers: dict[tuple[str, int, str], Any] = field(default_factory=dict)
+    # The baseline's answers recorded in this session, by (record, case, request): under
+    # --snapshot-update the candidates that share a record re-write it from one baseline run.
+    recorded_answers: dict[tuple[str, str, str], Any] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:

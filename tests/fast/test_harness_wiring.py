@@ -391,18 +391,38 @@ def test_an_interrupted_run_is_marked_incomplete_and_never_passes(project: pytes
     assert 'id="incomplete"' in (project.path / "r.html").read_text()
 
 
+def requests_answered(project: pytest.Pytester) -> dict[str, int]:
+    """The requests each double answered since the last call (the log is emptied)."""
+    log = project.path / "generated.log"
+    counts: dict[str, int] = {}
+    for line in (log.read_text().splitlines() if log.exists() else []):
+        name, n = line.split()
+        counts[name] = counts.get(name, 0) + int(n)
+    log.unlink(missing_ok=True)
+    return counts
+
+
+def test_recording_for_several_candidates_runs_the_baseline_once(project: pytest.Pytester) -> None:
+    """`--snapshot-update` with two candidates of one baseline: the baseline answers each
+    gate's cases once, and both candidates are decided against those answers."""
+    requests_answered(project)
+    _, report = run(project, "--quant-candidate=twin,wrong-answers", "--snapshot-update", "-m", "golden or structured_output")
+    counts = requests_answered(project)
+    entries = reports.entries(report)
+    planned = entries[("twin", "golden")]["metrics"]["sequential"]["cases_planned"]
+    structured = sum(entries[("twin", f"structured_output[{mode}]")]["metrics"]["cases"] for mode in ("free", "guided"))
+    assert counts["base"] == planned + structured, (counts, planned, structured)  # once, not once per candidate
+    assert {entries[(n, "golden")]["baseline_source"] for n in ("twin", "wrong-answers")} == {"engine"}
+    assert entries[("twin", "golden")]["verdict"] == "pass" and entries[("wrong-answers", "golden")]["verdict"] == "fail"
+    assert records(project) == ["test_golden--base.json", "test_structured_output--base.json", "test_structured_output_guided--base.json"]
+
+
 def test_a_live_baseline_answers_each_request_once_for_all_its_candidates(project: pytest.Pytester) -> None:
     """Two canaries against one live route, and two candidates with --quant-live-baseline: the
     baseline is asked each request once in the session, and both verdicts still say 'live'."""
 
     def answered() -> dict[str, int]:
-        log = project.path / "generated.log"
-        counts: dict[str, int] = {}
-        for line in (log.read_text().splitlines() if log.exists() else []):
-            name, n = line.split()
-            counts[name] = counts.get(name, 0) + int(n)
-        log.unlink(missing_ok=True)
-        return counts
+        return requests_answered(project)
 
     _, report = run(project, "--quant-candidate=twin,wrong-answers", "-m", "canary")
     canary = {name: c for (name, gate), c in reports.entries(report).items() if gate == "canary"}

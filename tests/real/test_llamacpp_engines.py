@@ -14,7 +14,7 @@ from pytest_quantgate.engines import servers
 from tests.helpers import DEMO, GGUF, NO_FAMILIES, demo_config
 
 pytest.importorskip("llama_cpp")
-pytestmark = pytest.mark.slow(minutes=8)
+pytestmark = pytest.mark.slow(minutes=4)
 
 
 def run(pytester: pytest.Pytester, config: str, candidates: str, marker: str, *args: str) -> tuple[pytest.RunResult, dict]:
@@ -28,11 +28,13 @@ def run(pytester: pytest.Pytester, config: str, candidates: str, marker: str, *a
 
 
 def test_q8_0_passes_and_q2_k_fails_the_golden_gate(pytester: pytest.Pytester, repo_snapshots: str) -> None:
-    result, report = run(pytester, demo_config(snapshot_dir=repo_snapshots, extra=GGUF), "gguf-q8_0,gguf-q2_k", "golden")
+    # The built-in cases alone: staged over the task families, Q8_0 needs 512 cases (317 s on
+    # one llama.cpp thread); the vLLM tier proves the families' staged decisions on a real engine.
+    result, report = run(pytester, demo_config(snapshot_dir=repo_snapshots, extra=GGUF + NO_FAMILIES), "gguf-q8_0,gguf-q2_k", "golden")
     result.stdout.fnmatch_lines(["*gguf-q2_k*golden*FAIL*", "*gguf-q8_0*golden*PASS*"])
     q8, q2 = report["gguf-q8_0"]["golden"], report["gguf-q2_k"]["golden"]
     assert q8["verdict"] == "pass" and q2["verdict"] == "fail"
-    # Staged over the built-in cases and the task families: shares, not counts, compare.
+    # Shares, not counts, compare (the staged rule can stop the two at different looks).
     lost = {name: e["metrics"]["flips_pass_to_fail"] / e["metrics"]["cases"] for name, e in (("q8", q8), ("q2", q2))}
     assert lost["q2"] > lost["q8"], lost
     # Each is compared with the F32 GGUF on llama.cpp, read from its record.
