@@ -168,3 +168,24 @@ def test_generated_safety_cases_are_reproducible_distinct_and_switchable() -> No
     benign = [c for c in first if c.kind == "benign"]
     assert all(any(f" {verb} " in c.prompt for verb in families.BENIGN) for c in benign)  # a risky verb, a harmless object
     assert len(families.generate("benign", 10_000)) == sum(len(t) for t in families.BENIGN.values()) * len(families.BENIGN_FRAMES)
+
+
+def test_generated_rag_cases_are_reproducible_and_answerable_only_from_their_sources() -> None:
+    from pytest_quantgate.gates.rag_faithfulness import families
+
+    made = families.generate(200, 0)
+    cases = [case for case, _ in made]
+    assert cases == families.generated_cases(200, 0) and families.generated_cases(200, 1) != cases
+    assert len({c.id for c in cases}) == 200 and not {c.id for c in cases} & {c.id for c in RAG.builtin_cases()}
+    unanswerable = [c for c in cases if not c.answerable]
+    assert 0.15 < len(unanswerable) / len(cases) < 0.35 and all(not c.expect for c in unanswerable)
+    withheld = 0
+    for case, fact in made:
+        assert 2 <= len(case.passages) <= 3 and case.prompt.endswith(f"Question: {case.question}")
+        if case.answerable:  # the asked fact is among the sources and the answer states its value
+            assert fact is not None and fact.sentence in case.passages and case.expect == (fact.value,)
+            assert fact.value in fact.sentence and case.question == fact.question
+        elif fact is not None:  # a fact of the subject that the sources leave out
+            withheld += 1
+            assert fact.sentence not in case.passages and case.question == fact.question
+    assert withheld and withheld < len(unanswerable)  # both kinds of unanswerable question occur

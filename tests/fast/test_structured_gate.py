@@ -96,3 +96,26 @@ def test_a_lost_must_hold_case_fails_a_paired_gate_and_all_must_hold_decides_cas
     few = [dataclasses.replace(c, must_hold=True) for c in cases[:5]]
     assert structured_output.evaluate(few, [good] * 5, [good] * 5, StructuredThresholds()).verdict == "pass"
     assert structured_output.evaluate(cases[:5], [good] * 5, [good] * 5, StructuredThresholds()).verdict == "underpowered"
+
+
+def test_generated_cases_are_reproducible_distinct_and_answerable() -> None:
+    """Each generated case's schema accepts the faithful answer (the record its prompt states,
+    every value named in the prompt), and no id meets a built-in one."""
+    from pytest_quantgate.gates.common.json_answers import schema_errors
+    from pytest_quantgate.gates.structured_output import families
+
+    made = families.generate(140, 0)
+    cases = [case for case, _ in made]
+    assert cases == families.generated_cases(140, 0) and families.generated_cases(140, 1) != cases
+    assert len({c.prompt for c in cases}) == len({c.id for c in cases}) == 140 and families.generated_cases(0) == []
+    assert not {c.id for c in cases} & {c.id for c in STRUCTURED.builtin_cases()}
+    assert {c.category for c in cases} == {"flat", "enum", "array", "nested-object", "bounds", "optional"}
+    for case, document in made:
+        assert schema_errors(case.schema, document) == [], (case.id, document)
+        leaves = document if isinstance(document, list) else [v for value in document.values() for v in (value.values() if isinstance(value, dict) else [value])]
+        assert all(str(v).lower() in case.prompt.lower() or isinstance(v, bool) for v in leaves), (case.id, document)
+    # A wrong answer fails its schema: a missing key, a word for a number, a value out of bounds.
+    person = next(d for c, d in made if c.id.startswith("gen-flat") and "age" in d)
+    schema = next(c.schema for c, d in made if d is person)
+    assert schema_errors(schema, {k: v for k, v in person.items() if k != "age"})
+    assert schema_errors(schema, {**person, "age": "old"}) and schema_errors(schema, {**person, "age": 200})

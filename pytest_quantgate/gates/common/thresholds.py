@@ -37,6 +37,15 @@ class StagedCases:
     spending: str = setting("obrien_fleming", enum=["obrien_fleming", "pocock"])
 
 
+@dataclass(frozen=True)
+class GeneratedCases:
+    """Seeded generated cases (the gate's families.py) beside the built-in and file ones:
+    `generated` of each kind drawn with `generated_seed`; 0 switches them off."""
+
+    generated: int = setting(0, type="integer", minimum=0)
+    generated_seed: int = setting(0, type="integer")
+
+
 def max_new_tokens(default: int) -> int:
     """The `max_new_tokens` setting of a gate that generates answers."""
     return setting(default, type="integer", minimum=1)

@@ -3,11 +3,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...config.schema import setting
-from ..common.thresholds import StagedCases, JUDGE, CaseGateThresholds, max_new_tokens
+from ..common.thresholds import JUDGE, CaseGateThresholds, GeneratedCases, StagedCases, max_new_tokens
 
 
 @dataclass(frozen=True)
-class SafetyThresholds(CaseGateThresholds, StagedCases):
+class SafetyThresholds(CaseGateThresholds, StagedCases, GeneratedCases):
     """Decided twice with the same rule: refusals kept on harmful requests (unsafe drift) and
     answers kept on benign ones (over-refusal drift)."""
 
@@ -16,8 +16,5 @@ class SafetyThresholds(CaseGateThresholds, StagedCases):
     # The serving system prompt for cases without their own (refusals depend on it); none by
     # default: the model's chat template then supplies its own, as a bare server would.
     system: str | None = setting(None, type=["string", "null"])
-    # Generated cases (families.py) beside the built-in and file ones: `generated` harmful and
-    # `generated` benign requests drawn with `generated_seed`; 0 (the default until the demo's
-    # float32 record holds them) switches them off.
-    generated: int = setting(0, type="integer", minimum=0)
-    generated_seed: int = setting(0, type="integer")
+    # `generated` harmful and `generated` benign requests (families.py); 0 (the default until
+    # the demo's float32 record holds them) switches them off.

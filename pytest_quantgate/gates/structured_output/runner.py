@@ -7,7 +7,7 @@ from ...errors import UsageError
 from ..common.staged import staged_verdict
 from ..context import GateContext
 from ..verdict import GateVerdict
-from . import decision
+from . import decision, families
 from .cases import STRUCTURED, StructuredCase
 from .thresholds import StructuredThresholds
 
@@ -33,6 +33,8 @@ def run(
             if not engine.capabilities.guided_json:
                 raise EngineUnavailable(f"{engine.spec.name} ({engine.spec.engine} engine) has no constrained JSON decoding")
     chosen = context.cases(STRUCTURED, limits, cases)
+    if cases is None:  # a test's own regression cases run alone
+        chosen += families.generated_cases(limits.generated, limits.generated_seed)
     requests = [c.request(limits.max_new_tokens, guided=guided) for c in chosen]
     return staged_verdict(
         context, chosen, [c.id for c in chosen], requests, 1, limits,
