@@ -73,6 +73,8 @@ def test_builtin_cases() -> None:
     assert {"flat", "nested-array", "nested-object", "enum", "optional", "bounds", "format"} <= {c.category for c in cases}
     guided = cases[0].request(64, guided=True)
     assert json.loads(guided.json_schema) == cases[0].schema and cases[0].request(64).json_schema is None
+    # The grammar keeps the schema's property order: the order the prompt names them in.
+    assert list(json.loads(guided.json_schema)["properties"]) == list(cases[0].schema["properties"]) == ["name", "age"]
     assert "json_schema" not in cases[0].request(64).record_key()  # records made before guided mode stay valid
 
 

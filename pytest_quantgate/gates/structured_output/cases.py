@@ -28,8 +28,11 @@ class StructuredCase(FileCase):
 
     def request(self, default_max_new_tokens: int, guided: bool = False) -> GenerationRequest:
         """Free mode asks in words; guided mode also hands the schema to the engine's
-        constrained decoding, as a server's `response_format` does."""
-        schema = json.dumps(self.schema, sort_keys=True, separators=(",", ":")) if guided else None
+        constrained decoding, as a server's `response_format` does: with its properties in the
+        case's own order, which the grammar enforces (sorted, they forced "in_stock" before
+        "product" where the prompt named them the other way round, and the demo's float32 and
+        int8 answers drifted apart on 29 of 170 values)."""
+        schema = json.dumps(self.schema, separators=(",", ":")) if guided else None
         return GenerationRequest.chat(
             self.prompt, self.max_new_tokens or default_max_new_tokens, system=self.system, json_schema=schema
         )
