@@ -25,9 +25,16 @@ def test_int8_passes_and_kv2_breaks_structure_and_tool_calls(pytester: pytest.Py
 
     for gate in ("structured_output[free]", "structured_output[guided]", "tool_call"):
         int8 = report[("hf-int8", gate)]
-        assert int8["verdict"] == "pass", (gate, int8["reason"])
         assert int8["baseline_source"] == "record" and int8["engines"]["baseline_loaded"] is False
         assert int8["metrics"]["flips_pass_to_fail"] <= 1
+        if gate != "structured_output[guided]":
+            assert int8["verdict"] == "pass", (gate, int8["reason"])
+    # Under constrained decoding int8 changes one value of the built-in 30 (optional-phone's
+    # email): too few cases to decide 10 points. With the 140 generated cases as well it fails
+    # (23 vs 0 values changed in 170: README "The demo's verdicts"): guided values of a 135M
+    # model are fragile; the built-in 30 alone never call it a pass.
+    guided = report[("hf-int8", "structured_output[guided]")]
+    assert guided["verdict"] == "underpowered" and "cases at these rates would resolve it" in guided["reason"], guided["reason"]
 
     # 2-bit KV cache: JSON breaks, even under constrained decoding, and tool calls are lost.
     kv2 = report[("hf-kv2", "structured_output[free]")]
