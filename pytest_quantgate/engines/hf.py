@@ -131,12 +131,26 @@ def _load_model(spec: CandidateSpec, model_dir: Path) -> Any:
     import torch
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(
+    # Only a candidate's own quantization is passed: `quantization_config=None` would override
+    # the one a pre-quantized checkpoint declares (compressed-tensors, GPTQ, AWQ), whose packed
+    # weights were then dropped and its layers left at random initialisation.
+    quantization = _quantization_config(spec)
+    model, info = AutoModelForCausalLM.from_pretrained(
         str(model_dir),
         dtype=getattr(torch, spec.dtype),
-        quantization_config=_quantization_config(spec),
+        output_loading_info=True,
+        **({"quantization_config": quantization} if quantization is not None else {}),
         **dict(spec.runtime.get("from_pretrained", {})),
     )
+    missing = sorted(info.get("missing_keys") or ())
+    if missing:
+        shown = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+        raise EngineUnavailable(
+            f"{model_dir}: transformers found no weights for {shown} (they would run at random "
+            "initialisation); is the checkpoint complete, and its quantization format one transformers "
+            "loads (for compressed-tensors: pip install compressed-tensors)?"
+        )
+    return model
 
 
 class _StepClock:

@@ -77,3 +77,29 @@ def test_the_engine_keeps_its_own_time(baseline_engine) -> None:
     assert stats.generate_s > before.generate_s and stats.load_s > 0
     baseline_engine.score([baseline_engine.tokenize("one two three")], top_logprobs=2)
     assert stats.score_s > before.score_s
+
+
+def test_a_checkpoint_missing_weights_is_refused_not_run_at_random(tmp_path: Path) -> None:
+    """transformers loads a checkpoint whose weights it cannot find (a truncated save, or a
+    quantization format it was told to ignore) with those layers randomly initialised and
+    only a log line; the engine refuses it, naming what is missing. The demo checkpoint with
+    one layer's weight removed stands for it."""
+    pytest.importorskip("torch")
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from pytest_quantgate import engines, models
+    from pytest_quantgate.engines import EngineUnavailable
+    from pytest_quantgate.gates import registry
+
+    source = models.demo_checkpoint(Path(os.environ["QUANTGATE_CACHE_DIR"]))
+    for item in source.iterdir():
+        if item.is_file() and item.name != "model.safetensors":
+            shutil.copy(item, tmp_path / item.name)
+    weights = load_file(source / "model.safetensors")
+    del weights["model.layers.3.mlp.up_proj.weight"]
+    save_file(weights, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    cfg = registry.parse_config(tomllib.loads(f'baseline = "baseline"\n[candidates.baseline]\nengine = "hf"\nmodel = "{tmp_path}"\n'), Path("quantgate.toml"))
+    with pytest.raises(EngineUnavailable, match=r"no weights for model\.layers\.3\.mlp\.up_proj\.weight"):
+        engines.load_engine(cfg.candidates["baseline"], tmp_path)
