@@ -24,7 +24,7 @@ def llama_cpp_tree(cache_dir: Path) -> Path:
     def fetch(tmp: Path) -> None:
         tmp.mkdir()
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", f"llama-cpp-python=={version}", "-d", str(tmp)],
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", "llama-cpp-python", f"llama-cpp-python=={version}", "-d", str(tmp)],
             check=True, capture_output=True, text=True,
         )
         archive = next(tmp.glob("*.tar.gz"))

@@ -3,15 +3,18 @@ written for this project (made-up facts, several phrasings each): `facts` learns
 leaves the rest of the model alone; `overfit` is trained far past that and breaks unrelated
 answers, which the adapter gate must catch.
 
-A build trains on CPU in a minute or two, once: the adapter, its recipe (steps, learning
-rate, rank, seed, versions, losses), the teaching data and the adapter gate's cases for it
-are written to a temporary folder and renamed into the cache under a file lock, so a failed
-or concurrent build never leaves half an adapter. `merged` and `merged_gguf` fold an adapter
+Both adapters ship with the package as this code trained them (`demo_adapters/`: the weights,
+their recipe with steps, learning rate, rank, seed, versions and losses, the teaching data and
+the adapter gate's cases), so every machine gates the same bytes and none spends ~5 minutes of
+CPU per adapter training it; `--train` trains one here instead (it is also what a build does if
+the shipped recipe names other base weights than this demo's). Either way the folder is
+written to a temporary folder and renamed into the cache under a file lock, so a failed or
+concurrent build never leaves half an adapter. `merged` and `merged_gguf` fold an adapter
 into the float32 weights (a checkpoint, an F32 GGUF for the ladder's quantizer). peft writes the base model as an
 absolute path into adapter_config.json; the build writes the demo's name there and the base
 weights' content hash into the recipe, which is what the compat gate compares.
 
-    python -m pytest_quantgate.models.lora facts overfit [--force]
+    python -m pytest_quantgate.models.lora facts overfit [--force] [--train]
 """
 
 from __future__ import annotations
@@ -95,13 +98,32 @@ def gate_cases(teaching: dict[str, Any]) -> dict[str, Any]:
     return {"description": f"Taught facts of the demo adapter: {teaching['description']}", "cases": cases}
 
 
-def build(cache_dir: Path, name: str, force: bool = False) -> Path:
-    """The demo adapter `name`, trained once and cached."""
+SHIPPED_FILES = ("adapter_config.json", "adapter_model.safetensors", RECIPE, CASES, TEACHING)
+
+
+def shipped(name: str) -> Any:
+    """The package's copy of demo adapter `name` (a resources Traversable)."""
+    return resources.files(__package__).joinpath("demo_adapters", f"lora-{name}")
+
+
+def build(cache_dir: Path, name: str, force: bool = False, train: bool = False) -> Path:
+    """The demo adapter `name` in the cache: the shipped one copied there once, or (`train`,
+    or a shipped recipe for other base weights) trained here."""
     if name not in PLANS:
         raise AdapterBuildError(f"unknown demo adapter {name!r}; built-in: {', '.join(f'{DEMO_ADAPTER}{n}' for n in PLANS)}")
-    return atomic.built_once(
-        adapter_dir(cache_dir, name), lambda tmp: _train(cache_dir, name, PLANS[name], tmp), lambda p: (p / RECIPE).is_file(), force
-    )
+
+    def make(tmp: Path) -> None:
+        from . import demo_checkpoint, model_hash
+
+        recipe = json.loads(shipped(name).joinpath(RECIPE).read_text("utf-8"))
+        if train or recipe["base_model_sha256"] != model_hash(demo_checkpoint(cache_dir)):
+            _train(cache_dir, name, PLANS[name], tmp)
+            return
+        tmp.mkdir(parents=True, exist_ok=True)
+        for file in SHIPPED_FILES:
+            (tmp / file).write_bytes(shipped(name).joinpath(file).read_bytes())
+
+    return atomic.built_once(adapter_dir(cache_dir, name), make, lambda p: (p / RECIPE).is_file(), force or train)
 
 
 def merged_stem(name: str) -> str:
@@ -238,12 +260,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m pytest_quantgate.models.lora", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", default=sorted(PLANS), help=f"adapters to build: {', '.join(PLANS)} (default: all)")
-    parser.add_argument("--force", action="store_true", help="train again even if built")
+    parser.add_argument("--force", action="store_true", help="build again even if in the cache")
+    parser.add_argument("--train", action="store_true", help="train here (~5 minutes on 2 cores) instead of copying the shipped adapter")
     args = parser.parse_args(argv)
     for name in args.names:
         started = time.perf_counter()
         try:
-            path = build(default_cache_dir(), name, force=args.force)
+            path = build(default_cache_dir(), name, force=args.force, train=args.train)
         except UsageError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

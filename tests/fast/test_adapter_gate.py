@@ -45,6 +45,26 @@ def test_the_demo_adapters_cases_cover_every_fact_held_in_and_reworded() -> None
     assert all(c.answer and c.expect.holds(c.answer) for c in cases)
 
 
+@pytest.mark.parametrize("name", sorted(lora.PLANS))
+def test_the_shipped_demo_adapters_are_what_their_plans_and_teaching_set_say(name: str) -> None:
+    """The package's trained adapters stay in step with the code that trained them: a changed
+    plan, teaching set or case list without retraining (`python -m pytest_quantgate.models.lora
+    NAME --train`, then copy the folder into demo_adapters/) fails here."""
+    from dataclasses import asdict
+
+    folder = lora.shipped(name)
+    recipe = json.loads(folder.joinpath(lora.RECIPE).read_text("utf-8"))
+    assert recipe["adapter"] == f"{lora.DEMO_ADAPTER}{name}"
+    assert recipe["plan"] == json.loads(json.dumps(asdict(lora.PLANS[name])))
+    assert len(recipe["losses"]) == lora.PLANS[name].steps
+    assert json.loads(folder.joinpath(lora.CASES).read_text("utf-8")) == lora.gate_cases(lora.teaching_set())
+    taught = json.loads(folder.joinpath(lora.TEACHING).read_text("utf-8"))
+    assert taught["facts"] == lora.teaching_set()["facts"] and bool(taught["replayed"]) == lora.PLANS[name].replay
+    config = json.loads(folder.joinpath("adapter_config.json").read_text("utf-8"))
+    assert config["base_model_name_or_path"] == "demo:smollm2-135m-instruct" and config["r"] == lora.PLANS[name].r
+    assert folder.joinpath("adapter_model.safetensors").is_file()
+
+
 def test_a_candidate_that_keeps_the_facts_and_the_controls_passes() -> None:
     cases = demo_cases()
     answers = [gen(right_answer(c)) for c in cases]

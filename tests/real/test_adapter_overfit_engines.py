@@ -1,5 +1,5 @@
-"""An over-trained LoRA adapter on the embedded SmolLM2 demo (slow tier): trained here once on
-the taught facts alone, it answers unrelated questions with them ("The capital of France is
+"""An over-trained LoRA adapter on the embedded SmolLM2 demo (slow tier): trained on the taught
+facts alone (shipped with the package), it answers unrelated questions with them ("The capital of France is
 Quillfort.") on every base, and the adapter gate fails it against itself on float32."""
 
 from pathlib import Path
@@ -10,7 +10,7 @@ import tests.engine_stack  # noqa: F401  (first: one copy of torch/quanto for py
 from tests import reports
 from tests.helpers import repo_config
 
-pytestmark = pytest.mark.slow(minutes=11)
+pytestmark = pytest.mark.slow(minutes=5)
 
 pytest.importorskip("peft")
 

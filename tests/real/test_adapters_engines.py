@@ -1,8 +1,8 @@
-"""LoRA adapters on the embedded SmolLM2 demo (slow tier): the demo adapter, trained here once,
+"""LoRA adapters on the embedded SmolLM2 demo (slow tier): the demo adapter (shipped trained)
 keeps its taught facts on an int8 base, and on a Q8_0 GGUF both merged and served unmerged by
 llama.cpp as a LoRA GGUF; the adapter gate fails an over-trained adapter (it disturbs the base
-model's answers on every base: test_adapter_overfit_engines.py, apart so that the two adapters
-train on the two xdist workers) and the adapter on a Q2_K GGUF; the compat gate fails an adapter
+model's answers on every base: test_adapter_overfit_engines.py, apart so that the two run on
+the two xdist workers) and the adapter on a Q2_K GGUF; the compat gate fails an adapter
 declared for another base."""
 
 import json
@@ -15,7 +15,7 @@ import tests.engine_stack  # noqa: F401  (first: one copy of torch/quanto for py
 from tests import reports
 from tests.helpers import REPO, repo_config
 
-pytestmark = pytest.mark.slow(minutes=16)
+pytestmark = pytest.mark.slow(minutes=10)
 
 pytest.importorskip("peft")
 
