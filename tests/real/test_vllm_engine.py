@@ -1,12 +1,14 @@
 """The vLLM tier (tox -e vllm): llm-compressor artifacts gated through vLLM against the
 float32 baseline on vLLM, `vllm serve` behind the openai engine, and methods this machine
-cannot run skipped with the reason. Needs vllm(-cpu) and the awq-int4 and w8a8-int8
-artifacts (tox -e artifacts).
+cannot run skipped with the reason. Needs vllm(-cpu) and the artifacts (tox -e artifacts
+builds all three).
 
-Every artifact built (awq-int4, gptq-int4, w8a8-int8) is a candidate: those this machine's vLLM
-can run get every gate (W4A16 needs AVX-512 or a GPU: vLLM's CPU W4A16 op is compiled for
-AVX-512 only, vLLM issue #55613), the others are checked to be skipped with why. All of it is
-one pytest run (the `tier` fixture) that the tests read."""
+Every artifact built (awq-int4, gptq-int4, w8a8-int8) is a candidate. Those this machine's vLLM
+can run are gated (W4A16 needs AVX-512 or a GPU: vLLM's CPU W4A16 op is compiled for AVX-512
+only, vLLM issue #55613): W8A8 on every gate, served under load included; the two int4 ones on
+golden, structured output and compat, and AWQ on drift beside the same artifact on
+transformers. The others are checked to be skipped with why. All of it is one pytest run (the
+`tier` fixture) that the tests read."""
 
 import os
 import re
@@ -31,7 +33,10 @@ INT4 = ("awq-int4", "gptq-int4")
 # The llm-compressor artifacts this machine's vLLM runs (gated end to end) and those it cannot (skipped with why).
 GATED = [name for name in BUILT if W4A16_RUNS_HERE or name not in INT4]
 SKIPPED = [name for name in BUILT if name not in GATED]
-needs_quantized = pytest.mark.skipif(not GATED, reason="build one first: tox -e artifacts")
+# The artifact gated on every gate (W8A8's int8 kernels run on any x86 CPU) and the gates the others get.
+EVERY_GATE = "w8a8-int8"
+INT4_GATES = ("golden", "structured_output", "compat")
+AWQ_ON_HF = "hf-awq-int4"  # the AWQ artifact through transformers (compressed-tensors): drift on both engines
 VLLM = f'''
 [candidates.vllm-fp32]
 engine = "vllm"
@@ -55,15 +60,9 @@ model = "{DEMO}@w8a8-int8"
 dtype = "bfloat16"
 baseline = "vllm-fp32"
 
-[candidates.vllm-bf16]
-engine = "vllm"
-model = "{DEMO}"
-dtype = "bfloat16"
-baseline = "vllm-fp32"
-
-[candidates.hf-bf16]                 # the same candidate on transformers (drift agreement)
+[candidates.{AWQ_ON_HF}]            # the same artifact on transformers (drift agreement)
 engine = "hf"
-model = "{DEMO}"
+model = "{DEMO}@awq-int4"
 dtype = "bfloat16"
 
 [candidates.vllm-fp8]
@@ -94,13 +93,20 @@ output_len = 16
 
 
 def selection() -> tuple[str, str]:
-    """The candidates of the tier's one run and which of the suite's gates each gets (-k):
-    every gate for each artifact vLLM runs here, drift for one bfloat16 candidate on vLLM and on
-    transformers, long context for the fp8 KV cache (where a KV cache's precision shows; golden
-    took 159 s for 512 cases with vLLM's fp8 cache kernels on 2 cores), golden for the others (an
-    int4 artifact this CPU cannot run: golden and latency, offline and served)."""
-    names = [*GATED, "vllm-bf16", "hf-bf16", "vllm-fp8", "vllm-fp8kv", "served-fp32", *SKIPPED]
-    chosen = [*GATED, "(drift and (vllm-bf16 or hf-bf16))", "(golden and (vllm-fp8 or served-fp32) and not vllm-fp8kv)",
+    """The candidates of the tier's one run and which of the suite's gates each gets (-k): every
+    gate for W8A8, golden, structured output and compat for an int4 artifact vLLM runs here, drift
+    for AWQ on vLLM and on transformers, long context for the fp8 KV cache (where a KV cache's
+    precision shows; golden took 159 s for 512 cases with vLLM's fp8 cache kernels on 2 cores),
+    golden for the others (an int4 artifact this CPU cannot run: golden and latency, offline and
+    served). `-k` matches substrings: `awq-int4` alone would also select hf-awq-int4's gates."""
+    int4 = [n for n in GATED if n != EVERY_GATE]
+    awq = "awq-int4" in GATED
+    names = [*GATED, *([AWQ_ON_HF] if awq else []), "vllm-fp8", "vllm-fp8kv", "served-fp32", *SKIPPED]
+    gates = " or ".join(INT4_GATES)
+    chosen = [*([EVERY_GATE] if EVERY_GATE in GATED else []),
+              *(f"(({gates}) and {n})" for n in int4 if n != "awq-int4"),
+              *([f"(({gates} or drift) and awq-int4 and not {AWQ_ON_HF})", f"(drift and {AWQ_ON_HF})"] if awq else []),
+              "(golden and (vllm-fp8 or served-fp32) and not vllm-fp8kv)",
               "(long_context and vllm-fp8kv)", *(f"((golden or latency) and {n})" for n in SKIPPED)]
     return ",".join(names), " or ".join(chosen)
 
@@ -122,42 +128,64 @@ def tier(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, dict[
     return output, {name: {reports.gate_key(e): e for e in c["gates"]} for name, c in reports.candidates(root / "r.json").items()}
 
 
-@needs_quantized
-@pytest.mark.parametrize("quantized", GATED)
-def test_a_quantized_artifact_runs_every_gate_through_vllm(tier: tuple[str, dict], quantized: str) -> None:
-    output, report = tier
-    gates = report[quantized]
-    assert re.search(rf"{quantized}.*compat.*PASS", output), output[-4000:]
-    assert {"golden", "compat", "structured_output[free]", "tool_call", "safety", "rag_faithfulness", "long_context"} <= set(gates)
+def offline_verdicts(report: dict[str, dict], quantized: str) -> dict[str, dict]:
+    """A gated artifact's offline gates, each checked to have decided against vLLM's float32
+    baseline's record (never an error, never the baseline rerun)."""
+    gates = {name: entry for name, entry in report[quantized].items() if name != "latency"}  # served: its own test
     for name, entry in gates.items():
-        if name == "latency":
-            continue  # served, not offline: its own test below
-        assert entry["verdict"] in {"pass", "fail", "underpowered", "skipped"}, (name, entry["reason"])
+        assert entry["verdict"] in {"pass", "fail", "underpowered", "skipped"}, (quantized, name, entry["reason"])
         if entry["verdict"] != "skipped":
-            assert entry["baseline"] == "vllm-fp32" and entry["baseline_source"] == "record"
+            assert entry["baseline"] == "vllm-fp32" and entry["baseline_source"] == "record", (quantized, name)
+    return gates
+
+
+@pytest.mark.skipif(EVERY_GATE not in GATED, reason="build it first: tox -e artifacts -- w8a8-int8")
+def test_the_w8a8_artifact_runs_every_gate_through_vllm(tier: tuple[str, dict]) -> None:
+    output, report = tier
+    gates = offline_verdicts(report, EVERY_GATE)
+    assert re.search(rf"{EVERY_GATE}.*compat.*PASS", output), output[-4000:]
+    assert {"golden", "compat", "structured_output[free]", "tool_call", "safety", "rag_faithfulness", "long_context"} <= set(gates)
     # Drift through vLLM: without per-id prompt log-probs (V1 runner) the baseline's ids are
     # looked up in the candidate's own top-1024, and the report says how much was not in it.
     drift = gates["drift"]
     assert drift["verdict"] in {"pass", "fail"} and drift["metrics"]["positions"] > 2000, drift["reason"]
     assert 0 <= drift["metrics"]["candidate_unseen_mass"] < 0.01
-    if quantized == "awq-int4":  # DESIGN.md: AWQ W4A16 served by vLLM stops answering bare JSON.
-        assert gates["structured_output[free]"]["verdict"] == "fail"
 
 
+@pytest.mark.parametrize("quantized", [n for n in GATED if n in INT4])
+def test_an_int4_artifact_is_gated_through_vllm(tier: tuple[str, dict], quantized: str) -> None:
+    """AWQ and GPTQ W4A16 (group 64) of the demo on vLLM's CPU W4A16 kernel: golden, structured
+    output (free, guided, as a tool call) and compat, each decided against the float32 baseline's
+    record. Measured on 2 cores (AVX-512): both fail golden (AWQ at 128 cases: exact 3%,
+    expectations 14% vs 40%; GPTQ at 64: 19% vs 45%) and free structured output (conforming 0%
+    and 17% vs 37%), and guided (83% and 70% vs 97%); compat passes. AWQ 194 s in the tier
+    (vLLM load 36 s, drift 81 s), GPTQ 76 s."""
+    output, report = tier
+    gates = offline_verdicts(report, quantized)
+    assert {"golden", "compat", "structured_output[free]", "structured_output[guided]"} <= set(gates), sorted(gates)
+    assert gates["compat"]["verdict"] == "pass", gates["compat"]["reason"]
+    # 4-bit weights on a 135M model lose what the float32 model answers: the gates fail them
+    # (W8A8 passes golden in the same run: test above).
+    for gate in ("golden", "structured_output[free]"):
+        assert gates[gate]["verdict"] == "fail", (quantized, gate, gates[gate]["reason"])
+
+
+@pytest.mark.skipif("awq-int4" not in GATED, reason="needs the AWQ artifact where vLLM runs it: tox -e artifacts -- awq-int4")
 def test_drift_through_vllm_agrees_with_transformers_on_the_same_candidate(tier: tuple[str, dict]) -> None:
-    """bfloat16 weights on vLLM (against vLLM float32) and on transformers (against transformers
-    float32): one candidate, two engines, one drift figure. vLLM's CPU runner has no per-id
-    prompt log-probs, so the baseline's recorded ids are looked up in the candidate's own
-    top-1024 there. Measured on 2 cores: KLD 0.00125 vs 0.00119, same top-1 97.6% on both,
-    PPL ratio 1.0026 vs 0.9990; tolerances allow for other CPUs' bfloat16 kernels."""
+    """The AWQ artifact on vLLM (against vLLM float32) and on transformers through
+    compressed-tensors (against transformers float32): one candidate, two engines, one drift
+    figure. vLLM's CPU runner has no per-id prompt log-probs, so the baseline's recorded ids are
+    looked up in the candidate's own top-1024 there. Measured on 2 cores: KLD 0.2654 on vLLM vs
+    0.2662 on transformers, same top-1 76.8% vs 76.5%, PPL ratio 1.2665 vs 1.2682 (both FAIL:
+    the 0.05 limit); tolerances allow for other CPUs' kernels."""
     _, report = tier
-    on_vllm, on_hf = report["vllm-bf16"]["drift"], report["hf-bf16"]["drift"]
-    assert on_vllm["verdict"] == on_hf["verdict"] == "pass", (on_vllm["reason"], on_hf["reason"])
+    on_vllm, on_hf = report["awq-int4"]["drift"], report[AWQ_ON_HF]["drift"]
+    assert on_vllm["verdict"] == on_hf["verdict"] != "skipped", (on_vllm["reason"], on_hf["reason"])
     v, h = on_vllm["metrics"], on_hf["metrics"]
     assert v["positions"] == h["positions"] > 2000
     assert v["candidate_unseen_mass"] < 1e-3 and h["candidate_unseen_mass"] == 0
-    assert abs(v["mean_kld"] / h["mean_kld"] - 1) < 0.25, (v["mean_kld"], h["mean_kld"])
-    assert abs(v["same_top1"] - h["same_top1"]) < 0.01 and abs(v["ppl_ratio"] - h["ppl_ratio"]) < 0.01
+    assert abs(v["mean_kld"] / h["mean_kld"] - 1) < 0.1, (v["mean_kld"], h["mean_kld"])
+    assert abs(v["same_top1"] - h["same_top1"]) < 0.02 and abs(v["ppl_ratio"] / h["ppl_ratio"] - 1) < 0.02
 
 
 @pytest.mark.skipif(not SKIPPED, reason="no int4 artifact built that this machine cannot run (tox -e artifacts -- awq-int4 gptq-int4)")
@@ -195,11 +223,11 @@ def test_vllm_serve_behind_the_openai_engine(tier: tuple[str, dict]) -> None:
     assert "vllm.entrypoints.openai.api_server" not in os.popen("ps -eo args").read()
 
 
-@needs_quantized
-@pytest.mark.parametrize("quantized", GATED)
-def test_a_quantized_artifact_and_its_baseline_served_by_vllm_under_load(tier: tuple[str, dict], quantized: str) -> None:
+@pytest.mark.skipif(EVERY_GATE not in GATED, reason="build it first: tox -e artifacts -- w8a8-int8")
+def test_a_quantized_artifact_and_its_baseline_served_by_vllm_under_load(tier: tuple[str, dict]) -> None:
+    """One served pair (two `vllm serve` starts, ~150 s on 2 cores): W8A8, whose kernels every x86 CPU has."""
     output, report = tier
-    entry = report[quantized]["latency"]
+    entry = report[EVERY_GATE]["latency"]
     # Measured, whatever the verdict (on a small CPU the quantized kernels can be slower).
     assert entry["verdict"] in {"pass", "fail", "underpowered"}, entry["reason"]
     for shape in entry["metrics"]["shapes"].values():
