@@ -17,7 +17,7 @@ from tests import reports
 from tests.helpers import DATA, DEMO, demo_config
 
 pytest.importorskip("llama_cpp")
-pytestmark = pytest.mark.slow(minutes=3)
+pytestmark = pytest.mark.slow(minutes=2)
 
 TRAFFIC = DATA / "canary_traffic.jsonl"
 

@@ -12,7 +12,7 @@ import tests.engine_stack  # noqa: E402,F401  (first: one copy of torch/quanto f
 from tests import reports
 from tests.helpers import demo_config
 
-pytestmark = pytest.mark.slow(minutes=3)
+pytestmark = pytest.mark.slow(minutes=1)
 
 
 SUITE = ("--quantgate-suite=only", "-m", "golden", "-p", "no:cacheprovider")

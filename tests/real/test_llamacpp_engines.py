@@ -14,7 +14,7 @@ from pytest_quantgate.engines import servers
 from tests.helpers import DEMO, GGUF, NO_FAMILIES, demo_config
 
 pytest.importorskip("llama_cpp")
-pytestmark = pytest.mark.slow(minutes=4)
+pytestmark = pytest.mark.slow(minutes=3)
 
 
 def run(pytester: pytest.Pytester, config: str, candidates: str, marker: str, *args: str) -> tuple[pytest.RunResult, dict]:

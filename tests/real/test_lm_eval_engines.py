@@ -14,7 +14,7 @@ from pytest_quantgate.gates.lm_eval.thresholds import LmEvalThresholds
 from tests import reports
 from tests.helpers import GGUF, demo_config
 
-pytestmark = pytest.mark.slow(minutes=3)
+pytestmark = pytest.mark.slow(minutes=2)
 TASKS = '[gates.lm_eval]\ntasks = ["quantgate_people"]\n'
 
 

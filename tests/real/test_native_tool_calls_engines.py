@@ -29,7 +29,7 @@ from pytest_quantgate.gates.tool_call.formats import STYLES, parse_calls
 from tests.helpers import DEMO
 
 pytest.importorskip("llama_cpp")
-pytestmark = pytest.mark.slow(minutes=4)
+pytestmark = pytest.mark.slow(minutes=3)
 
 MODEL = f"{DEMO}@gguf-q8_0"
 CASE = next(c for c in TOOL_CALLS.builtin_cases() if c.id == "weather-paris")

@@ -14,7 +14,7 @@ import pytest
 from tests import reports
 from tests.helpers import DEMO, REPO
 
-pytestmark = pytest.mark.slow(minutes=5)
+pytestmark = pytest.mark.slow(minutes=4)
 
 HF_KV2 = f'''
 [candidates.hf-kv2]                      # added by hand: a 2-bit KV cache

@@ -19,7 +19,7 @@ import pytest
 from tests import reports
 from tests.helpers import GGUF, NO_FAMILIES, REPO, demo_config
 
-pytestmark = pytest.mark.slow(minutes=3)
+pytestmark = pytest.mark.slow(minutes=2)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PASS_CELL, FAIL_CELL = (217, 242, 217), (248, 208, 208)  # the report's pass / fail cell colours
