@@ -155,7 +155,7 @@ def test_the_w8a8_artifact_runs_every_gate_through_vllm(tier: tuple[str, dict]) 
 @pytest.mark.parametrize("quantized", [n for n in GATED if n in INT4])
 def test_an_int4_artifact_is_gated_through_vllm(tier: tuple[str, dict], quantized: str) -> None:
     """AWQ and GPTQ W4A16 (group 64) of the demo on vLLM's CPU W4A16 kernel: golden, structured
-    output (free, guided, as a tool call) and compat, each decided against the float32 baseline's
+    output (free and guided) and compat, each decided against the float32 baseline's
     record. Measured on 2 cores (AVX-512): both fail golden (AWQ at 128 cases: exact 3%,
     expectations 14% vs 40%; GPTQ at 64: 19% vs 45%) and free structured output (conforming 0%
     and 17% vs 37%), and guided (83% and 70% vs 97%); compat passes. AWQ 194 s in the tier
