@@ -97,15 +97,16 @@ def selection() -> tuple[str, str]:
     gate for W8A8, golden, structured output and compat for an int4 artifact vLLM runs here, drift
     for AWQ on vLLM and on transformers, long context for the fp8 KV cache (where a KV cache's
     precision shows; golden took 159 s for 512 cases with vLLM's fp8 cache kernels on 2 cores),
-    structured output for `vllm serve` behind the openai engine, golden for the others (an int4 artifact this CPU cannot run: golden and latency, offline and
-    served). `-k` matches substrings: `awq-int4` alone would also select hf-awq-int4's gates."""
-    int4 = [n for n in GATED if n != EVERY_GATE]
+    structured output for `vllm serve` behind the openai engine, golden for the others (an int4
+    artifact this CPU cannot run: golden and latency, offline and served). `-k` matches
+    substrings: `awq-int4` alone would also select hf-awq-int4's gates."""
     awq = "awq-int4" in GATED
     names = [*GATED, *([AWQ_ON_HF] if awq else []), "vllm-fp8", "vllm-fp8kv", "served-fp32", *SKIPPED]
-    gates = " or ".join(INT4_GATES)
+    int4_gates = " or ".join(INT4_GATES)
     chosen = [*([EVERY_GATE] if EVERY_GATE in GATED else []),
-              *(f"(({gates}) and {n})" for n in int4 if n != "awq-int4"),
-              *([f"(({gates} or drift) and awq-int4 and not {AWQ_ON_HF})", f"(drift and {AWQ_ON_HF})"] if awq else []),
+              *(f"(({int4_gates}{' or drift' if n == 'awq-int4' else ''}) and {n} and not {AWQ_ON_HF})"
+                for n in GATED if n in INT4),
+              *([f"(drift and {AWQ_ON_HF})"] if awq else []),
               "(golden and vllm-fp8 and not vllm-fp8kv)", "(structured_output and served-fp32)",
               "(long_context and vllm-fp8kv)", *(f"((golden or latency) and {n})" for n in SKIPPED)]
     return ",".join(names), " or ".join(chosen)
