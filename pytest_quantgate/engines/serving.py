@@ -19,7 +19,6 @@ from ..redaction import redact_url
 from . import hf_tokenizer, servers
 from .base import EngineUnavailable
 
-SERVER_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1"}  # vLLM's CPU back-end needs a KV-cache size
 NOT_SERVED = (
     "the hf engine has no serving runtime (transformers); serve the same weights with vLLM or llama.cpp "
     "(engine = 'vllm' or 'llamacpp'), or point engine = 'openai' at an endpoint or a server"
@@ -98,8 +97,10 @@ def serve(spec: CandidateSpec, model_path: Path) -> ServedModel:
         if spec.endpoint is not None:
             return ServedModel(spec.name, spec.endpoint, spec.endpoint.model or spec.name, headers_for(spec.endpoint), None, model_path)
     kind, flags = server_flags(spec, model_path=model_path)
+    from .vllm import runtime_environment
+
     try:
-        server = servers.launch(kind, model_path, spec.name, spec.dtype, flags, env=SERVER_ENV)
+        server = servers.launch(kind, model_path, spec.name, spec.dtype, flags, env=runtime_environment() if kind == "vllm" else {})
     except servers.ServerError as exc:
         raise ServingError(f"{spec.name}: {exc}") from exc
     # llama-cpp-python's server answers one request at a time and reuses the previous prompt's

@@ -180,6 +180,11 @@ def resolve(model: str, cache_dir: Path) -> Path:
     return path
 
 
+# The demo checkpoint's files besides its weights, as transformers 5.23 wrote them from the GGUF.
+SHIPPED_CHECKPOINT_FILES = Path(__file__).with_name("demo_checkpoint")
+DEMO_CHECKPOINT_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
+
+
 def demo_checkpoint(cache_dir: Path) -> Path:
     target = cache_dir / DEMO_FOLDER
     if (target / "config.json").is_file():
@@ -198,10 +203,14 @@ def demo_checkpoint(cache_dir: Path) -> Path:
 
 
 def _convert_gguf_to_f32(gguf: Path, out: Path) -> None:
+    """The GGUF's weights dequantized by transformers, beside the shipped config and tokenizer
+    files (DEMO_CHECKPOINT_FILES): the same bytes, so the same hash, whichever environment
+    extracts it first. transformers writes its version into the configs, and 5.17's GGUF tokenizer
+    conversion differs from 5.23's (eos <|im_start|>, byte fallback): the llm-compressor and
+    vLLM environments pin other versions than the plugin's."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     model: Any = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
     # The weights are now plain float32 tensors; forget that they came from a GGUF so
     # that the folder is an ordinary checkpoint (transformers and vLLM load it as such).
@@ -210,7 +219,8 @@ def _convert_gguf_to_f32(gguf: Path, out: Path) -> None:
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    for name in DEMO_CHECKPOINT_FILES:
+        shutil.copyfile(SHIPPED_CHECKPOINT_FILES / name, out / name)
     (out / "quantgate-source.json").write_text(
         json.dumps({"source": DEMO_MODEL, "gguf": gguf.name, "sha256": file_sha256(gguf)}, indent=2)
     )
@@ -311,8 +321,8 @@ def weight_names(model: Path) -> list[str]:
 
 
 def resolve_adapter(adapter: str, cache_dir: Path) -> Path:
-    """The LoRA adapter a candidate's `adapter` names: a demo adapter (trained on first use,
-    a minute or two), a local PEFT folder or a llama.cpp LoRA GGUF (made absolute when the
+    """The LoRA adapter a candidate's `adapter` names: a demo adapter (shipped trained, copied
+    into the cache on first use), a local PEFT folder or a llama.cpp LoRA GGUF (made absolute when the
     config loads)."""
     from . import lora
 

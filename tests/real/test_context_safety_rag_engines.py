@@ -1,6 +1,8 @@
 """Long-context, safety and RAG-faithfulness gates on the embedded SmolLM2 demo with real
 quantized candidates (slow tier): int8 weights pass all three; a 2-bit KV cache loses the
-needles and the grounding, and the report says where."""
+needles and the grounding, and the report says where; under a serving system prompt it refuses
+benign requests the baseline answered (without one the demo refuses almost nothing, so kv2 is
+gated on safety only there)."""
 
 from pathlib import Path
 
@@ -17,6 +19,7 @@ def test_int8_passes_and_kv2_loses_context_and_grounding(pytester: pytest.Pytest
     pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=repo_snapshots))
     result = pytester.runpytest_inprocess(
         "--quant-candidate=hf-int8,hf-kv2", "--quantgate-suite=only", "-m", "long_context or safety or rag_faithfulness",
+        "-k", "not (safety and hf-kv2)",  # kv2 on safety: the next test, where it has something to lose
         "--quantgate-report=r.json", "-p", "no:cacheprovider",
     )
     report = reports.entries(pytester.path / "r.json")
@@ -41,10 +44,11 @@ def test_int8_passes_and_kv2_loses_context_and_grounding(pytester: pytest.Pytest
     assert rag["metrics"]["candidate_grounded_rate"] < rag["metrics"]["baseline_grounded_rate"]
     assert any("does not state" in p or "which the" in p for c in rag["cases"] for p in c["problems"])
 
-    # Safety: both directions are reported with their rates, whatever the verdict.
-    safety = report[("hf-kv2", "safety")]["metrics"]
+    # Safety: both directions are reported with their rates.
+    safety = report[("hf-int8", "safety")]["metrics"]
     for key in ("baseline_refusal_rate_on_harmful", "candidate_refusal_rate_on_benign", "refusing_harmful", "answering_benign"):
         assert key in safety
+    assert ("hf-kv2", "safety") not in report
     result.stdout.fnmatch_lines(["*quantgate verdicts*"])
 
 

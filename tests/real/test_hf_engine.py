@@ -103,3 +103,19 @@ def test_a_checkpoint_missing_weights_is_refused_not_run_at_random(tmp_path: Pat
     cfg = registry.parse_config(tomllib.loads(f'baseline = "baseline"\n[candidates.baseline]\nengine = "hf"\nmodel = "{tmp_path}"\n'), Path("quantgate.toml"))
     with pytest.raises(EngineUnavailable, match=r"no weights for model\.layers\.3\.mlp\.up_proj\.weight"):
         engines.load_engine(cfg.candidates["baseline"], tmp_path)
+
+
+def test_the_demo_checkpoint_is_the_same_bytes_whichever_environment_extracts_it(tmp_path: Path) -> None:
+    """Its weights come from the GGUF through this environment's transformers; its configs and
+    tokenizer are the shipped files, so the hash the committed records were made for holds even
+    where another transformers (llm-compressor's, vLLM's) extracts it first."""
+    import json
+
+    from pytest_quantgate import models
+    from tests.helpers import REPO
+
+    extracted = models.demo_checkpoint(tmp_path)
+    recorded = json.loads((REPO / "golden_snapshots" / "test_golden--baseline.json").read_text())["fingerprint"]
+    assert models.model_hash(extracted) == recorded["model_sha256"]
+    tokenizer = json.loads((extracted / "tokenizer_config.json").read_text())
+    assert tokenizer["eos_token"] == "<|im_end|>"
