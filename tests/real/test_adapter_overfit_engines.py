@@ -10,7 +10,7 @@ import tests.engine_stack  # noqa: F401  (first: one copy of torch/quanto for py
 from tests import reports
 from tests.helpers import repo_config
 
-pytestmark = pytest.mark.slow(minutes=2)
+pytestmark = pytest.mark.slow(minutes=1)
 
 pytest.importorskip("peft")
 
