@@ -57,12 +57,6 @@ engine = "hf"
 model = "{DEMO}"
 quantization.weights = {{ method = "quanto", dtype = "int4" }}
 '''
-HF_KV4 = f'''
-[candidates.hf-kv4]
-engine = "hf"
-model = "{DEMO}"
-quantization.kv_cache = {{ method = "quanto", bits = 4 }}
-'''
 
 
 def gen(text: str, ids: list[int] | None = None, tops: list[list[int]] | None = None, finish: str = "stop") -> "Generation":

@@ -258,20 +258,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Build compressed-tensors artifacts of the demo model with llm-compressor.",
     )
     parser.add_argument("schemes", nargs="*", default=["awq-int4"], metavar="SCHEME",
-                        help=f"one or more of {', '.join(SCHEMES)}, 'all', or 'vllm-here': the one this machine's "
-                             "vLLM runs (awq-int4 on a GPU or an AVX-512 CPU, else w8a8-int8), each optionally "
-                             "of the model with a demo adapter merged in: lora-facts-merged-w8a8-int8 (default: awq-int4)")
+                        help=f"one or more of {', '.join(SCHEMES)}, 'all', 'vllm-here': the one this machine's "
+                             "vLLM runs (awq-int4 on a GPU or an AVX-512 CPU, else w8a8-int8), or 'vllm-tier': what the "
+                             "vLLM tier gates here (all three where vLLM runs int4 weights, else w8a8-int8 and gptq-int4, "
+                             "the int4 checkpoint it checks is skipped with why); each optionally of the model with a "
+                             "demo adapter merged in: lora-facts-merged-w8a8-int8 (default: awq-int4)")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="cache folder (default: $QUANTGATE_CACHE_DIR or ~/.cache/pytest-quantgate)")
     parser.add_argument("--force", action="store_true", help="rebuild even if the artifact exists")
     parser.add_argument("--samples", type=int, default=32, help="calibration samples (default 32)")
     parser.add_argument("--seq-len", type=int, default=256, help="tokens per sample at most (default 256)")
     args = parser.parse_args(argv)
-    if "vllm-here" in args.schemes:
+    if "vllm-here" in args.schemes or "vllm-tier" in args.schemes:
         from ..engines.vllm import int4_kernels_here
 
-        here = "awq-int4" if int4_kernels_here() else "w8a8-int8"
-        args.schemes = [here if s == "vllm-here" else s for s in args.schemes]
+        int4_runs = int4_kernels_here()
+        # Where vLLM cannot run int4 weights the tier only checks that one is skipped with why:
+        # GPTQ's build is the cheaper (AWQ's grid search is minutes on 2 cores).
+        chosen = {"vllm-here": ["awq-int4" if int4_runs else "w8a8-int8"],
+                  "vllm-tier": list(SCHEMES) if int4_runs else ["w8a8-int8", "gptq-int4"]}
+        args.schemes = [name for s in args.schemes for name in chosen.get(s, [s])]
     from . import lora
 
     schemes = list(SCHEMES) if "all" in args.schemes else list(dict.fromkeys(args.schemes))

@@ -127,6 +127,32 @@ def test_int4_weight_only_checkpoints_are_refused_on_a_cpu_without_their_kernel(
     assert vllm.weight_only_int4(tmp_path / "missing") is None
 
 
+@pytest.mark.parametrize(("avx512", "built"), [(True, ["awq-int4", "gptq-int4", "w8a8-int8"]), (False, ["w8a8-int8", "gptq-int4"])])
+def test_the_vllm_tiers_artifacts_are_what_this_cpus_vllm_gates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], avx512: bool, built: list[str]
+) -> None:
+    """`tox -e artifacts` builds `vllm-tier`: on a CPU whose vLLM cannot run int4 weights, AWQ's
+    minutes-long build is skipped; GPTQ is still built for the check that it is skipped with why."""
+    from pytest_quantgate.engines import vllm
+    from pytest_quantgate.models import artifacts
+
+    monkeypatch.setattr(vllm, "_on_cpu", lambda: True)
+    monkeypatch.setattr(vllm, "cpu_has_any", lambda *flags: avx512 and "avx512f" in flags)
+    asked: list[str] = []
+
+    def build(scheme: str, cache_dir: Path, **_: object) -> Path:
+        asked.append(scheme)
+        (tmp_path / scheme).mkdir()
+        (tmp_path / scheme / artifacts.MARKER).write_text(json.dumps({"build_seconds": 1}))
+        return tmp_path / scheme
+
+    monkeypatch.setattr(artifacts, "build", build)
+    assert artifacts.main(["vllm-tier", "--cache-dir", str(tmp_path)]) == 0
+    assert asked == built
+    printed = capsys.readouterr().out
+    assert all(f"{name}: " in printed for name in built), printed
+
+
 def test_engine_classes_declare_what_serves_them() -> None:
     """Capabilities are class attributes: read without loading a model (serving dispatches on them)."""
     from pytest_quantgate.engines import engine_class

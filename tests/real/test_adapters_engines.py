@@ -1,9 +1,9 @@
 """LoRA adapters on the embedded SmolLM2 demo (slow tier): the demo adapter (shipped trained)
-keeps its taught facts on an int8 base, and on a Q8_0 GGUF both merged and served unmerged by
-llama.cpp as a LoRA GGUF; the adapter gate fails an over-trained adapter (it disturbs the base
-model's answers on every base: test_adapter_overfit_engines.py, apart so that the two run on
-the two xdist workers) and the adapter on a Q2_K GGUF; the compat gate fails an adapter
-declared for another base."""
+keeps its taught facts on an int8 base and on a Q8_0 GGUF served unmerged by llama.cpp as a
+LoRA GGUF; merged into the F32 GGUF it computes what the unmerged adapter computes; the adapter
+gate fails an over-trained adapter (it disturbs the base model's answers on every base:
+test_adapter_overfit_engines.py, apart so that the two run on the two xdist workers) and the
+adapter on a Q2_K GGUF; the compat gate fails an adapter declared for another base."""
 
 import json
 import shutil
@@ -23,37 +23,81 @@ pytest.importorskip("peft")
 def test_the_adapter_gate_passes_the_adapter_on_int8_and_q8_0_and_fails_it_on_q2_k(pytester: pytest.Pytester, repo_snapshots: str) -> None:
     pytester.makefile(".toml", quantgate=repo_config(Path(repo_snapshots)))
     pytester.runpytest_inprocess(
-        "--quant-candidate=lora-int8,lora-gguf-q2_k,lora-merged-q8_0,lora-gguf-q8_0", "--quantgate-suite=only", "-m", "adapter",
+        "--quant-candidate=lora-int8,lora-gguf-q2_k,lora-gguf-q8_0", "--quantgate-suite=only", "-m", "adapter",
         "--quantgate-report=r.json", "-p", "no:cacheprovider",
     )
     report = reports.entries(pytester.path / "r.json")
-    # Merged into the F32 GGUF (llama.cpp's permuted q/k rows), then Q8_0, on llama.cpp: it
-    # passes against the adapter served on float32 by transformers; a wrong merge would
-    # scramble the model.
-    merged = report[("lora-merged-q8_0", "adapter")]
-    assert merged["verdict"] == "pass", merged["reason"]
-    assert merged["metrics"]["taught_kept_candidate"] >= 0.75 and abs(merged["metrics"]["answer_logprob_mean_drop"]) < 0.1
-    assert merged["metrics"]["control_kept_baseline"] >= 0.75  # the adapter bleeds into a few look-alike questions
-    assert merged["metrics"]["paraphrase_kept_baseline"] >= 0.4  # it generalises beyond its phrasings
-
     # On a torchao int8 base: the facts are kept and the few controls that flip stay inside the
     # margin (with 103 controls it was underpowered: 6 lost, 1 gained; 143 decide it).
     int8 = report[("lora-int8", "adapter")]
     assert int8["verdict"] == "pass", int8["reason"]
     assert int8["metrics"]["answer_logprob_mean_drop"] < 0.1
 
-    # The same adapter unmerged, as a LoRA GGUF (converted from the PEFT folder) over the Q8_0
-    # GGUF: it passes and agrees with the merged path (the two forms users ship).
+    # The adapter unmerged, as a LoRA GGUF (converted from the PEFT folder) over the Q8_0 GGUF on
+    # llama.cpp: it passes against the adapter served on float32 by transformers.
     unmerged = report[("lora-gguf-q8_0", "adapter")]
     assert unmerged["verdict"] == "pass", unmerged["reason"]
-    assert abs(unmerged["metrics"]["answer_logprob_mean_drop"] - merged["metrics"]["answer_logprob_mean_drop"]) < 0.05
-    assert abs(unmerged["metrics"]["taught_kept_candidate"] - merged["metrics"]["taught_kept_candidate"]) <= 1 / 8
+    assert unmerged["metrics"]["taught_kept_candidate"] >= 0.75 and abs(unmerged["metrics"]["answer_logprob_mean_drop"]) < 0.1
+    assert unmerged["metrics"]["control_kept_baseline"] >= 0.75  # the adapter bleeds into a few look-alike questions
+    assert unmerged["metrics"]["paraphrase_kept_baseline"] >= 0.4  # it generalises beyond its phrasings
 
     # On a 2-bit GGUF the adapter loses its facts (measured: 16 of 32 taught answers lost,
     # log-prob drop 0.73 nats/token).
     q2_k = report[("lora-gguf-q2_k", "adapter")]
     assert q2_k["verdict"] == "fail" and "taught:" in q2_k["reason"], q2_k["reason"]
     assert q2_k["metrics"]["taught_kept_candidate"] < q2_k["metrics"]["taught_kept_baseline"]
+
+
+MERGED = """
+[candidates.lora-merged-f32]
+engine = "llamacpp"
+model = "demo:smollm2-135m-instruct@lora-facts-merged-gguf-f32"
+
+[candidates.lora-gguf-f32]
+engine = "llamacpp"
+model = "demo:smollm2-135m-instruct@gguf-f32"
+adapter = "demo:lora-facts"
+"""
+
+
+def test_the_adapter_merged_into_the_f32_gguf_computes_what_the_unmerged_lora_gguf_does() -> None:
+    """The merged GGUF (the adapter's deltas added to llama.cpp's permuted q/k rows, then any
+    Q-type; `lora-merged-q8_0` and friends) against the same F32 weights with the LoRA GGUF
+    applied at run time by llama.cpp: the same next-token distributions on the taught facts
+    (a wrong merge, e.g. q/k rows unpermuted, scrambles them), and both far from the base's.
+    Measured on the 8 facts (151 positions): mean KLD 9.2e-07 merged vs unmerged, every top-1
+    the same; 1.18 against the base without the adapter (top-1 the same at 65%). Seconds, where
+    gating lora-merged-q8_0 on the adapter gate took 2.5-5 minutes in CI."""
+    pytest.importorskip("llama_cpp")
+    import tomllib
+
+    import numpy as np
+    from scipy.special import log_softmax
+
+    from pytest_quantgate import engines, models
+    from pytest_quantgate.gates.registry import parse_config
+    from pytest_quantgate.models import lora
+
+    config = parse_config(tomllib.loads((REPO / "quantgate.toml").read_text() + MERGED), REPO / "quantgate.toml")
+    teaching = json.loads((Path(lora.__file__).parent / "lora_teaching.json").read_text())
+    texts = [f"{fact['train'][0]['q']} {fact['train'][0]['a']}" for fact in teaching["facts"]]
+    rows = {}
+    for name in ("lora-merged-f32", "lora-gguf-f32", "gguf-f32"):
+        engine = engines.load_engine(config.candidates[name], models.default_cache_dir())
+        rows[name] = []
+        for text in texts:
+            ids = engine.tokenize(text)
+            engine._eval(ids, reset=True)  # type: ignore[attr-defined]
+            rows[name].append(log_softmax(np.asarray(engine.llm.scores[: len(ids)], dtype=np.float64), axis=-1))  # type: ignore[attr-defined]
+        engine.close()
+    merged, unmerged, base = (np.concatenate(rows[n]) for n in ("lora-merged-f32", "lora-gguf-f32", "gguf-f32"))
+
+    def kld(p: np.ndarray, q: np.ndarray) -> float:
+        return float((np.exp(p) * (p - q)).sum(axis=-1).mean())
+
+    assert kld(unmerged, merged) < 1e-3, kld(unmerged, merged)
+    assert (unmerged.argmax(-1) == merged.argmax(-1)).mean() > 0.98
+    assert kld(unmerged, base) > 100 * kld(unmerged, merged), (kld(unmerged, base), kld(unmerged, merged))
 
 
 def test_compat_fails_an_adapter_declared_for_another_base(pytester: pytest.Pytester, record_copy: Path) -> None:

@@ -18,23 +18,22 @@ def test_int8_passes_and_kv2_breaks_structure_and_tool_calls(pytester: pytest.Py
     pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=repo_snapshots))
     result = pytester.runpytest_inprocess(
         "--quant-candidate=hf-int8,hf-kv2", "--quantgate-suite=only", "-m", "structured_output or tool_call",
+        "-k", "not (guided and hf-int8)",  # int8 under constrained decoding: see below
         "--quantgate-report=r.json", "-p", "no:cacheprovider",
     )
     result.stdout.fnmatch_lines(["*quantgate verdicts*", "hf-int8*structured_output ?free?*PASS*", "hf-int8*tool_call*PASS*"])
     report = reports.entries(pytester.path / "r.json")
 
-    for gate in ("structured_output[free]", "structured_output[guided]", "tool_call"):
+    for gate in ("structured_output[free]", "tool_call"):
         int8 = report[("hf-int8", gate)]
         assert int8["baseline_source"] == "record" and int8["engines"]["baseline_loaded"] is False
         assert int8["metrics"]["flips_pass_to_fail"] <= 1
-        if gate != "structured_output[guided]":
-            assert int8["verdict"] == "pass", (gate, int8["reason"])
-    # Under constrained decoding int8 changes one value of the built-in 30 (optional-phone's
-    # email): too few cases to decide 10 points. With the 140 generated cases as well it fails
-    # (23 vs 0 values changed in 170: README "The demo's verdicts"): guided values of a 135M
-    # model are fragile; the built-in 30 alone never call it a pass.
-    guided = report[("hf-int8", "structured_output[guided]")]
-    assert guided["verdict"] == "underpowered" and "cases at these rates would resolve it" in guided["reason"], guided["reason"]
+        assert int8["verdict"] == "pass", (gate, int8["reason"])
+    # Not run here: int8 under constrained decoding. It changes one value of the built-in 30
+    # (optional-phone's email), UNDERPOWERED; with the 140 generated cases as well it fails (23
+    # vs 0 values changed in 170: README "The demo's verdicts"), so it has no pass to prove.
+    # served-fp32 passes guided through vLLM (the vLLM tier) and kv2 fails it below.
+    assert ("hf-int8", "structured_output[guided]") not in report
 
     # 2-bit KV cache: JSON breaks, even under constrained decoding, and tool calls are lost.
     kv2 = report[("hf-kv2", "structured_output[free]")]
