@@ -34,7 +34,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         raise pytest.UsageError(
             "tests/fast/ holds the fast tier and tests/real/ the slow one (marked slow); misplaced: " + ", ".join(misplaced)
         )
-    # Longest files first (`slow(minutes=...)`, measured from empty caches on 2 cores): with
+    # Longest files first (`slow(minutes=...)`, measured from empty caches on the 2-core AVX-512
+    # machine; an AVX2-only one takes about twice as long): with
     # `--dist loadfile --no-loadscope-reorder` the two workers take files in this order, so the
     # long ones do not start last and leave one worker idle at the end.
     items.sort(key=lambda item: -_minutes(item))

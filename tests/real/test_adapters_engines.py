@@ -15,7 +15,7 @@ import tests.engine_stack  # noqa: F401  (first: one copy of torch/quanto for py
 from tests import reports
 from tests.helpers import REPO, repo_config
 
-pytestmark = pytest.mark.slow(minutes=9)
+pytestmark = pytest.mark.slow(minutes=7)
 
 pytest.importorskip("peft")
 

@@ -11,7 +11,7 @@ from scipy.special import log_softmax
 from tests import reports
 from tests.helpers import DEMO, GGUF, demo_config
 
-pytestmark = pytest.mark.slow(minutes=9)
+pytestmark = pytest.mark.slow(minutes=6)
 torch = pytest.importorskip("torch")
 
 import tests.engine_stack  # noqa: E402,F401  (first: one copy of torch/quanto for pytester runs)

@@ -16,7 +16,7 @@ from pytest_quantgate.engines import servers
 from tests.helpers import DEMO, GGUF, NO_FAMILIES, demo_config
 
 pytest.importorskip("llama_cpp")
-pytestmark = pytest.mark.slow(minutes=3)
+pytestmark = pytest.mark.slow(minutes=2)
 
 
 def run(pytester: pytest.Pytester, config: str, candidates: str, marker: str, *args: str) -> tuple[pytest.RunResult, dict]:

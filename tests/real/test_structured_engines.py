@@ -11,7 +11,7 @@ import tests.engine_stack  # noqa: E402,F401  (first: one copy of torch/quanto f
 from tests import reports
 from tests.helpers import demo_config
 
-pytestmark = pytest.mark.slow(minutes=8)
+pytestmark = pytest.mark.slow(minutes=6)
 
 
 def test_int8_passes_and_kv2_breaks_structure_and_tool_calls(pytester: pytest.Pytester, repo_snapshots: str) -> None:
