@@ -6,6 +6,9 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
 
 from pytest_quantgate import atomic
 
@@ -35,3 +38,19 @@ def llama_cpp_tree(cache_dir: Path) -> Path:
 
     folder = atomic.built_once(Path(cache_dir) / "references" / f"llama-cpp-python-{version}", fetch)
     return folder / prefix
+
+
+def llama_logprobs(engine: Any, ids: Sequence[int], evaluate: bool = True) -> np.ndarray:
+    """Log-probs over the whole vocabulary after each of `ids` (row i predicts ids[i + 1]) from a
+    llamacpp engine's own logits, as llama-perplexity reads them; `evaluate=False`: the engine
+    has just evaluated `ids`."""
+    from scipy.special import log_softmax
+
+    if evaluate:
+        engine._eval(list(ids), reset=True)
+    return log_softmax(np.asarray(engine.llm.scores[: len(ids)], dtype=np.float64), axis=-1)
+
+
+def kld_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """KL(p || q) per row over the whole vocabulary, from log-probs (llama-perplexity's KLD)."""
+    return (np.exp(p) * (p - q)).sum(axis=-1)

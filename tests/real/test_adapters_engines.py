@@ -14,6 +14,7 @@ import pytest
 import tests.engine_stack  # noqa: F401  (first: one copy of torch/quanto for pytester runs)
 from tests import reports
 from tests.helpers import REPO, repo_config
+from tests.references import kld_rows, llama_logprobs
 
 pytestmark = pytest.mark.slow(minutes=7)
 
@@ -72,7 +73,6 @@ def test_the_adapter_merged_into_the_f32_gguf_computes_what_the_unmerged_lora_gg
     import tomllib
 
     import numpy as np
-    from scipy.special import log_softmax
 
     from pytest_quantgate import engines, models
     from pytest_quantgate.gates.registry import parse_config
@@ -84,16 +84,12 @@ def test_the_adapter_merged_into_the_f32_gguf_computes_what_the_unmerged_lora_gg
     rows = {}
     for name in ("lora-merged-f32", "lora-gguf-f32", "gguf-f32"):
         engine = engines.load_engine(config.candidates[name], models.default_cache_dir())
-        rows[name] = []
-        for text in texts:
-            ids = engine.tokenize(text)
-            engine._eval(ids, reset=True)  # type: ignore[attr-defined]
-            rows[name].append(log_softmax(np.asarray(engine.llm.scores[: len(ids)], dtype=np.float64), axis=-1))  # type: ignore[attr-defined]
+        rows[name] = [llama_logprobs(engine, engine.tokenize(text)) for text in texts]
         engine.close()
     merged, unmerged, base = (np.concatenate(rows[n]) for n in ("lora-merged-f32", "lora-gguf-f32", "gguf-f32"))
 
     def kld(p: np.ndarray, q: np.ndarray) -> float:
-        return float((np.exp(p) * (p - q)).sum(axis=-1).mean())
+        return float(kld_rows(p, q).mean())
 
     assert kld(unmerged, merged) < 1e-3, kld(unmerged, merged)
     assert (unmerged.argmax(-1) == merged.argmax(-1)).mean() > 0.98

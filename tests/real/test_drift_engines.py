@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.special import log_softmax
 
 from tests import reports
+from tests.references import kld_rows, llama_logprobs
 from tests.helpers import DEMO, GGUF, demo_config
 
 pytestmark = pytest.mark.slow(minutes=6)
@@ -27,16 +27,9 @@ baseline = "gguf-f32"
 '''
 
 
-def full_logprobs(engine: object, windows: list, evaluated: bool = False) -> np.ndarray:
-    """Every scored row's log-probs over the whole vocabulary, from llama.cpp's own logits
-    (`evaluated`: the one window was just evaluated)."""
-    rows = []
-    for w in windows:
-        if not evaluated:
-            engine._eval(list(w.token_ids), reset=True)  # type: ignore[attr-defined]
-        logits = np.asarray(engine.llm.scores[: len(w.token_ids) - 1], dtype=np.float64)  # type: ignore[attr-defined]
-        rows.append(log_softmax(logits, axis=-1)[w.first_scored - 1 :])
-    return np.concatenate(rows)
+def scored_rows(engine: object, window: corpus.Window, evaluate: bool = True) -> np.ndarray:
+    """The window's scored rows (n/2 .. n-2, llama-perplexity's) over the whole vocabulary."""
+    return llama_logprobs(engine, window.token_ids, evaluate)[window.first_scored - 1 : len(window.token_ids) - 1]
 
 
 def test_the_gates_kld_estimate_is_within_5_percent_of_the_full_vocabulary_kld(
@@ -53,7 +46,7 @@ def test_the_gates_kld_estimate_is_within_5_percent_of_the_full_vocabulary_kld(
     cfg = parse_config(tomllib.loads(demo_config(extra=LADDER)), Path("quantgate.toml"))
     base = engines.load_engine(cfg.candidates["gguf-f32"], Path(os.environ["QUANTGATE_CACHE_DIR"]))
     windows = {tuple(w.token_ids): w for w in corpus.make_windows("builtin", base.tokenize(corpus.builtin_corpus().text), 256)}
-    reference = {ids: full_logprobs(base, [w]) for ids, w in windows.items()}
+    reference = {ids: scored_rows(base, w) for ids, w in windows.items()}
     base.close()
 
     full_kld: dict[str, list[np.ndarray]] = {}
@@ -63,8 +56,7 @@ def test_the_gates_kld_estimate_is_within_5_percent_of_the_full_vocabulary_kld(
         evaluate(self, tokens, reset)
         window = windows.get(tuple(tokens))
         if window is not None:
-            p, q = reference[tuple(tokens)], full_logprobs(self, [window], evaluated=True)
-            full_kld.setdefault(self.spec.name, []).append((np.exp(p) * (p - q)).sum(axis=-1))
+            full_kld.setdefault(self.spec.name, []).append(kld_rows(reference[tuple(tokens)], scored_rows(self, window, evaluate=False)))
 
     monkeypatch.setattr(LlamaCppEngine, "_eval", evaluate_and_compare)
     pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=repo_snapshots, extra=LADDER))
