@@ -26,7 +26,13 @@ def _ok(step: dict) -> bool:
 
 
 def main() -> None:
-    timed = [(name, float(seconds), "ok") for name, seconds in (arg.split("=", 1) for arg in sys.argv[2:])]
+    """argv: the journal, then `stage=seconds` for each step .ci/run timed itself; a stage named
+    `~stage` ran beside another (shown, not added up); `--wall=seconds`: .ci/run from start to end."""
+    args = sys.argv[2:]
+    wall = next((float(a.split("=", 1)[1]) for a in args if a.startswith("--wall=")), None)
+    steps = [arg.split("=", 1) for arg in args if not arg.startswith("--wall=")]
+    beside = [(name[1:] + " (beside the installs)", float(seconds), "ok") for name, seconds in steps if name.startswith("~")]
+    timed = [(name, float(seconds), "ok") for name, seconds in steps if not name.startswith("~")]
     try:
         with open(sys.argv[1]) as handle:
             journal = json.load(handle)
@@ -34,12 +40,14 @@ def main() -> None:
         journal = {}
         print(f"(no tox journal: {exc})")
     table = timed + rows(journal)
-    width = max((len(name) for name, _, _ in table), default=10)
+    width = max((len(name) for name, _, _ in table + beside), default=10)
     print(f"\n{'stage':<{width}}  {'seconds':>8}  {'minutes':>7}  result")
-    for name, seconds, result in table:
+    for name, seconds, result in beside + table:
         print(f"{name:<{width}}  {seconds:>8.0f}  {seconds / 60:>7.1f}  {result}")
     total = sum(seconds for _, seconds, _ in table)
-    print(f"{'total':<{width}}  {total:>8.0f}  {total / 60:>7.1f}")
+    print(f"{'total (stages in turn)':<{width}}  {total:>8.0f}  {total / 60:>7.1f}")
+    if wall is not None:
+        print(f"{'wall clock':<{width}}  {wall:>8.0f}  {wall / 60:>7.1f}")
 
 
 if __name__ == "__main__":
