@@ -31,7 +31,7 @@ def main() -> None:
     args = sys.argv[2:]
     wall = next((float(a.split("=", 1)[1]) for a in args if a.startswith("--wall=")), None)
     steps = [arg.split("=", 1) for arg in args if not arg.startswith("--wall=")]
-    beside = [(name[1:] + " (beside the installs)", float(seconds), "ok") for name, seconds in steps if name.startswith("~")]
+    beside = [(name[1:] + " (beside other stages)", float(seconds), "ok") for name, seconds in steps if name.startswith("~")]
     timed = [(name, float(seconds), "ok") for name, seconds in steps if not name.startswith("~")]
     try:
         with open(sys.argv[1]) as handle:
