@@ -400,3 +400,33 @@ def test_settings_schema_names_the_bfcl_categories() -> None:
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, schema)
     assert ToolCallThresholds().bfcl == () and ToolCallThresholds().string_match == "bfcl"
+
+
+def test_generated_cases_are_reproducible_distinct_and_answerable() -> None:
+    """Each generated case offers the tool it expects (with up to two others), every argument
+    of its expected call is stated in its prompt, and that call passes the gate's own check;
+    no id meets a built-in one."""
+    from pytest_quantgate.gates.tool_call import families
+
+    cases = families.generated_cases(240, 0)
+    assert cases == families.generated_cases(240, 0) and families.generated_cases(240, 1) != cases
+    assert len({c.id for c in cases}) == 240 and families.generated_cases(0) == []
+    assert not {c.id for c in cases} & {c.id for c in TOOL_CALLS.builtin_cases()}
+    assert {c.category for c in cases} == {"single", "choice", "no-call"}
+    assert {call.name for c in cases for call in c.expect} == {t for c in cases for t in (x["function"]["name"] for x in c.tools)} - {"create_contact"}
+    for case in cases:
+        offered = [t["function"]["name"] for t in case.tools]
+        assert 1 <= len(offered) <= 3 and len(set(offered)) == len(offered), case
+        for call in case.expect:
+            assert call.name in offered and all(str(v).lower() in case.prompt.lower() for v in call.arguments.values()), case
+            assert tool_call.check_call(ToolCall(call.name, dict(call.arguments)), call, case.tool(call.name)) == []
+        answer_text = answer(*({"name": c.name, "arguments": dict(c.arguments)} for c in case.expect)) if case.expect else "Sure."
+        assert tool_call.check_answer(parse_calls(answer_text), case) == [], case
+    # A wrong value, a missing argument or a call where none is due fails.
+    timer = next(c for c in cases if c.expect and c.expect[0].name == "set_timer")
+    minutes = timer.expect[0].arguments["minutes"]
+    assert tool_call.check_answer(parse_calls(answer({"name": "set_timer", "arguments": {"minutes": minutes + 1}})), timer)
+    assert tool_call.check_answer(parse_calls(answer({"name": "set_timer", "arguments": {}})), timer)
+    quiet = next(c for c in cases if not c.expect)
+    due = quiet.tools[0]["function"]["name"]
+    assert tool_call.check_answer(parse_calls(answer({"name": due, "arguments": {}})), quiet)

@@ -6,18 +6,23 @@ from ..common.cases import check_unique
 from ..common.staged import staged_verdict
 from ..context import GateContext
 from ..verdict import GateVerdict
-from . import bfcl, decision, formats
+from . import bfcl, decision, families, formats
 from .cases import TOOL_CALLS, ToolCase
 from .thresholds import ToolCallThresholds
 
 
 def collect(context: GateContext, limits: ToolCallThresholds, given: Sequence[ToolCase] | None) -> list[ToolCase]:
-    """`given`, else the built-in set and case files, plus BFCL's categories (`bfcl`) if any."""
-    if given is not None or not limits.bfcl:
+    """`given`, else the built-in set and case files, plus the generated cases (`generated`) and
+    BFCL's categories (`bfcl`) if any."""
+    if given is not None or not (limits.bfcl or limits.generated):
         return context.cases(TOOL_CALLS, limits, given)
     own = context.cases(TOOL_CALLS, limits) if limits.builtin_cases or limits.cases else []
-    chosen = own + bfcl.cases(limits.bfcl, limits.bfcl_sample, limits.bfcl_seed, limits.max_new_tokens)
-    check_unique(chosen, f"tool_call cases (built-in + {', '.join(limits.cases) or 'no files'} + BFCL {', '.join(limits.bfcl)})")
+    chosen = own + families.generated_cases(limits.generated, limits.generated_seed)
+    if limits.bfcl:
+        chosen += bfcl.cases(limits.bfcl, limits.bfcl_sample, limits.bfcl_seed, limits.max_new_tokens)
+    sources = [f"built-in + {', '.join(limits.cases) or 'no files'}", *([f"{limits.generated} generated"] if limits.generated else []),
+               *([f"BFCL {', '.join(limits.bfcl)}"] if limits.bfcl else [])]
+    check_unique(chosen, f"tool_call cases ({' + '.join(sources)})")
     return chosen
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...config.schema import setting
-from ..common.thresholds import StagedCases, CaseGateThresholds, max_new_tokens
+from ..common.thresholds import CaseGateThresholds, GeneratedCases, StagedCases, max_new_tokens
 
 # BFCL's single-turn categories whose cases the gate can take (bfcl.py): the Python AST
 # categories with expected calls, and those where no call is due.
@@ -22,7 +22,10 @@ BFCL_CATEGORIES = (
 
 
 @dataclass(frozen=True)
-class ToolCallThresholds(CaseGateThresholds, StagedCases):
+class ToolCallThresholds(CaseGateThresholds, StagedCases, GeneratedCases):
+    """`generated` cases (families.py: requests that state every argument, and questions no
+    offered tool answers) join the built-in and file cases, and BFCL's when `bfcl` names some."""
+
     max_new_tokens: int = max_new_tokens(64)
     # How tools reach the model: its chat template when that renders `tools` ("template"),
     # else SmolLM2's published tool-calling system prompt ("smollm2"); "auto" picks.
