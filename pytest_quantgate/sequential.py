@@ -110,6 +110,13 @@ def decide_look(outcomes: PairedOutcomes, margin: float, levels: Sequence[float]
     return Look("continue", look, looks, n, level, NonInferiority("underpowered", outcomes.loss, upper, margin, 1 - level, None, f"{flips} ({where})"))
 
 
+def look_level(plan: Plan | None, confidence: float) -> float:
+    """The level a secondary check (stop behaviour, recall at one length) may fail a gate at:
+    this look's spent alpha in a staged run, so that looking often does not make it fail a
+    sound candidate more often than the rule itself would; 1 - confidence at a fixed size."""
+    return plan.levels[plan.look - 1] if plan is not None else 1 - confidence
+
+
 def decide_at(outcomes: PairedOutcomes, rule: str, margin: float, confidence: float, plan: Plan | None) -> NonInferiority:
     """stats.decide, at a look of a staged run when there is one (an interim look that cannot
     decide says underpowered: run the next stage)."""

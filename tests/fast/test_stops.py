@@ -60,3 +60,25 @@ def test_summary_counts_and_decides_paired() -> None:
     assert worse.metrics["candidate_character_runs"] == 10 and worse.metrics["flips_pass_to_fail"] == 10
     better = stops.summarize([bad] * 10 + [good] * 30, [good] * 40)
     assert better.decision.decision == "pass"  # one-sided: a candidate that stops better never fails
+
+
+def test_an_interim_look_counts_a_stop_loss_only_at_its_own_alpha() -> None:
+    """hf-int4's tool calls, look 1 of 3 (64 of 231 cases): 13 answers lost their stop, 4 gained
+    one (one-sided p = 0.0245). Significant at 5%, not at the 0.0002 O'Brien-Fleming spends at
+    that look: the gate runs the next stage instead of failing on it; at a fixed size it fails."""
+    from pytest_quantgate.gates.common.paired import CaseOutcome, verdict
+    from pytest_quantgate.gates.tool_call.thresholds import ToolCallThresholds
+    from pytest_quantgate.sequential import Plan, look_levels
+
+    good, bad = gen("fine answer"), gen("cut off " * 8, finish="length")
+    pairs = [(good, bad)] * 13 + [(bad, good)] * 4 + [(good, good)] * 40 + [(bad, bad)] * 7
+    outcomes = [
+        CaseOutcome(f"c{i}", True, (), {"baseline_ok": True, "candidate_ok": True, "stop": stops.compare_case(b, c)})
+        for i, (b, c) in enumerate(pairs)
+    ]
+    levels = tuple(look_levels([64, 128, 231], 0.05, "obrien_fleming"))
+    fixed = verdict("tool_call", "correct_calls", outcomes, ToolCallThresholds())
+    assert fixed.verdict == "fail" and fixed.metrics["stop_behaviour"]["significance_level"] == 0.05
+    interim = verdict("tool_call", "correct_calls", outcomes, ToolCallThresholds(), plan=Plan(levels, 1))
+    assert interim.verdict != "fail" and "not significant at 0.0002, p=0.0245" in interim.reason, interim.reason
+    assert stops.summarize_cases([o.details["stop"] for o in outcomes], plan=Plan(levels, 1)).significant is False

@@ -77,10 +77,11 @@ def verdict(
         decisions.append(decision.decision)
         reasons.append(f"{name}: {decision.reason}")
         keys.append(f"{name} {paired.candidate_rate:.0%} vs {paired.baseline_rate:.0%}")
-    stop = stops.summarize_cases([o.details["stop"] for o in outcomes], limits.decision, limits.margin, limits.confidence)
+    stop = stops.summarize_cases([o.details["stop"] for o in outcomes], limits.decision, limits.margin, limits.confidence, plan)
     result = combine([*decisions, "fail" if stop.significant else "pass"])
     if stop.decision.decision == "fail" and not stop.significant:
-        reasons.append(f"stop behaviour (reported; not significant, p={stop.metrics['mcnemar_p_one_sided']:.3g}): {stop.decision.reason}")
+        p, level = stop.metrics["mcnemar_p_one_sided"], stop.metrics["significance_level"]
+        reasons.append(f"stop behaviour (reported; not significant at {level:.2g}, p={p:.3g}): {stop.decision.reason}")
     elif stop.decision.decision != "pass" or result == "pass":
         reasons.append(f"stop behaviour: {stop.decision.reason}")
     all_metrics.update(metrics or {})

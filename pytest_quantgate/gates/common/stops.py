@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
 from ...engines.base import Generation
+from ...sequential import Plan, look_level
 from ...stats import (
     PairedOutcomes,
     decide,
@@ -129,9 +130,11 @@ def summarize(
 
 
 def summarize_cases(
-    cases: Sequence[dict[str, Any]], rule: str = "paired", margin: float = 0.1, confidence: float = 0.95
+    cases: Sequence[dict[str, Any]], rule: str = "paired", margin: float = 0.1, confidence: float = 0.95,
+    plan: Plan | None = None,
 ) -> StopSummary:
-    """The same, from per-case comparisons a gate already made (`compare_case`)."""
+    """The same, from per-case comparisons a gate already made (`compare_case`); at a look of a
+    staged run (`plan`) the loss must be significant at that look's alpha to count."""
     paired = PairedOutcomes.from_pairs([d["baseline_healthy"] for d in cases], [d["candidate_healthy"] for d in cases])
     decision = decide(paired, rule, margin, confidence)
 
@@ -154,4 +157,6 @@ def summarize_cases(
         metrics[f"{side}_empty"] = count(side, lambda f: f["empty"])
     metrics["length_ratio_median"] = round(statistics.median(ratios), 3) if ratios else None
     metrics["length_ratio_max"] = max(ratios, default=None)
-    return StopSummary(tuple(cases), metrics, decision, significant_loss(paired, decision, confidence))
+    level = look_level(plan, confidence)
+    metrics["significance_level"] = round(level, 6)
+    return StopSummary(tuple(cases), metrics, decision, significant_loss(paired, decision, 1 - level))

@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any, Sequence
 
 from ...engines.base import Generation
-from ...sequential import Plan
+from ...sequential import Plan, look_level
 from ...stats import PairedOutcomes, decide, significant_loss
 from ..common import paired
 from ..verdict import GateVerdict
@@ -67,7 +67,7 @@ def evaluate(
         chosen = [o for o in outcomes if o.details["length"] == length]
         pairs = PairedOutcomes.from_pairs([o.details["baseline_ok"] for o in chosen], [o.details["candidate_ok"] for o in chosen])
         per_length[length] = decide(pairs, limits.decision, limits.margin, limits.confidence)
-        if significant_loss(pairs, per_length[length], limits.confidence):
+        if significant_loss(pairs, per_length[length], 1 - look_level(plan, limits.confidence)):
             failing.append(length)
     behind = [
         length for length in per_length
