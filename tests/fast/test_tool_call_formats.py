@@ -208,9 +208,9 @@ RECORDED = {
 
 @pytest.mark.parametrize("record", ["baseline", "vllm-fp32"])
 def test_committed_demo_records_read_as_before_in_every_style(record: str) -> None:
-    cases = json.loads((REPO / f"golden_snapshots/test_tool_call--{record}.json").read_text())["cases"]
-    assert sorted(cases) == sorted(RECORDED)
-    for case_id, entry in cases.items():
+    recorded = json.loads((REPO / f"golden_snapshots/test_tool_call--{record}.json").read_text())["cases"]
+    assert set(RECORDED) <= set(recorded) and all(k.startswith("gen-") for k in set(recorded) - set(RECORDED))
+    for case_id, entry in ((k, recorded[k]) for k in RECORDED):  # the built-in cases (generated ones may follow)
         text = entry["result"]["text"]
         for style in STYLES:
             parsed = parse_calls(text, style)
