@@ -27,7 +27,8 @@ from pathlib import Path
 
 from _shared import ROOT
 
-# The generated cases of README's table: the float32 hf baseline's committed records hold them.
+# The generated cases of README's tables: the committed records of the float32 baselines (hf and
+# gguf) hold them, long context up to repeats 8 (README's GGUF rows; edit the line to match).
 GENERATED = {
     "tool_call": "generated = 200",
     "structured_output": "generated = 140",
