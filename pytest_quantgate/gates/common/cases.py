@@ -92,10 +92,17 @@ class CaseKind(Generic[Case]):
     schema: Mapping[str, Any]
     build: Callable[[Mapping[str, Any], str], list[Case]]
 
-    def builtin_cases(self) -> list[Case]:
+    @property
+    def builtin_file(self) -> str:
+        return f"pytest_quantgate/gates/{self.gate}/cases.json"
+
+    def builtin_data(self) -> Any:
+        """The built-in file as JSON (its shared tables too, e.g. tool_call's `tools`)."""
         package = f"pytest_quantgate.gates.{self.gate}"
-        text = resources.files(package).joinpath("cases.json").read_text("utf-8")
-        return self.parse(json.loads(text), f"{package.replace('.', '/')}/cases.json")
+        return json.loads(resources.files(package).joinpath("cases.json").read_text("utf-8"))
+
+    def builtin_cases(self) -> list[Case]:
+        return self.parse(self.builtin_data(), self.builtin_file)
 
     def load(self, paths: Iterable[Path]) -> list[Case]:
         cases: list[Case] = []

@@ -9,9 +9,7 @@ file's, so the cases are checked as a case file is. Written for this project.
 
 from __future__ import annotations
 
-import json
 import random
-from importlib import resources
 from typing import Any, Callable
 
 from .cases import TOOL_CALLS, ToolCase
@@ -124,19 +122,13 @@ SHAPES: tuple[Callable[[random.Random], Shape], ...] = (
 )
 
 
-def _builtin() -> dict[str, Any]:
-    text = resources.files("pytest_quantgate.gates.tool_call").joinpath("cases.json").read_text("utf-8")
-    data: dict[str, Any] = json.loads(text)
-    return data
-
-
 def generated_cases(count: int, seed: int = 0) -> list[ToolCase]:
     """`count` distinct cases, the shapes in turn, the same for the same seed. The tool due is
     offered alone or beside one or two others (in a drawn order); a question no tool answers is
     offered one or two tools. Built and checked as a case file (every expected call valid)."""
     if not count:
         return []
-    builtin = _builtin()
+    builtin = TOOL_CALLS.builtin_data()
     names = sorted(builtin["tools"])
     rng = random.Random(f"tool_call:{seed}")
     raws: list[dict[str, Any]] = []

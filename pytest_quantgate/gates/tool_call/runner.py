@@ -20,9 +20,8 @@ def collect(context: GateContext, limits: ToolCallThresholds, given: Sequence[To
     chosen = own + families.generated_cases(limits.generated, limits.generated_seed)
     if limits.bfcl:
         chosen += bfcl.cases(limits.bfcl, limits.bfcl_sample, limits.bfcl_seed, limits.max_new_tokens)
-    sources = [f"built-in + {', '.join(limits.cases) or 'no files'}", *([f"{limits.generated} generated"] if limits.generated else []),
-               *([f"BFCL {', '.join(limits.bfcl)}"] if limits.bfcl else [])]
-    check_unique(chosen, f"tool_call cases ({' + '.join(sources)})")
+    check_unique(chosen, f"tool_call cases (built-in + {', '.join(limits.cases) or 'no files'} + {limits.generated} generated"
+                         f" + BFCL {', '.join(limits.bfcl) or 'none'})")
     return chosen
 
 
