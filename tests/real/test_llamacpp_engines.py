@@ -51,6 +51,21 @@ def test_compat_passes_along_the_ladder_and_fails_across_engines(pytester: pytes
     assert checks["max_context"]["problems"] == ["max context 2048 < baseline's 8192"]
 
 
+def test_the_staged_golden_gate_fails_a_broken_candidate_at_its_first_look(pytester: pytest.Pytester, repo_snapshots: str) -> None:
+    """The sequential rule on a real engine: with the task families on, golden plans 1,056 cases
+    in six looks; Q2_K's answers leave float32's early, so the first look (64 cases) decides and
+    the other 992 are never generated. (The pass side, hf-int8 after 256, is the main job's.)"""
+    result, report = run(pytester, demo_config(snapshot_dir=repo_snapshots, extra=GGUF), "gguf-q2_k", "golden")
+    entry = report["gguf-q2_k"]["golden"]
+    assert entry["verdict"] == "fail", entry["reason"]
+    staged = entry["metrics"]["sequential"]
+    assert (staged["look"], staged["looks"], staged["cases_used"], staged["cases_planned"]) == (1, 6, 64, 1056), staged
+    assert staged["alpha"] < (1 - 0.95) / 6  # O'Brien-Fleming spends little of the 5% at the first look
+    assert len(entry["cases"]) == 64 and "stopped at look 1 of 6 (64 of 1056 cases)" in entry["reason"]
+    assert entry["baseline_source"] == "record" and entry["engines"]["baseline_loaded"] is False
+    result.stdout.fnmatch_lines(["*gguf-q2_k*golden*FAIL*"])
+
+
 def test_compat_fails_a_candidate_whose_chat_template_was_altered(
     pytester: pytest.Pytester, repo_snapshots: str, tmp_path: Path
 ) -> None:
