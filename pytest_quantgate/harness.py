@@ -15,7 +15,7 @@ import pytest
 
 from . import models
 from .config import CandidateSpec, QuantgateConfig
-from .engines.base import Engine, EngineUnavailable, Generation, GenerationRequest
+from .engines.base import Engine, EngineStats, EngineUnavailable, Generation, GenerationRequest
 from .environment import describe
 from .errors import UsageError
 from .gates import registry
@@ -63,11 +63,12 @@ class GateHarness:
         """Run `gate` (a registered name) for the current candidate with the runner's own
         arguments (`quantgate.golden(cases, thresholds)`); its verdict goes to the report and
         back to the test."""
+        before = self._candidate_stats()
         with gate_outcome():
             definition = registry.get(gate)
             self._check_needs(definition)
             verdict = definition.run(self, *args, **options)
-        return self._attach(verdict)
+        return self._attach(verdict, before)
 
     def __getattr__(self, name: str) -> Callable[..., GateVerdict]:
         if name.startswith("_") or name not in registry.gates():
@@ -201,15 +202,23 @@ class GateHarness:
         suite = " --quantgate-suite=only" if self.request.node.nodeid.startswith("quantgate-suite/") else ""
         return f"pytest --quant-candidate={self.candidate.name}{suite}{selection} --snapshot-update"
 
-    def _attach(self, verdict: GateVerdict) -> GateVerdict:
+    def _candidate_stats(self) -> EngineStats:
+        """A copy of the candidate engine's running totals (zeros before it is loaded)."""
+        engine = self.state.engine_pool().loaded(self.candidate.name)
+        return replace(engine.stats) if engine is not None else EngineStats()
+
+    def _attach(self, verdict: GateVerdict, before: EngineStats) -> GateVerdict:
         """Put the verdict in the run's report (through user_properties, so xdist workers'
-        verdicts reach the controller) and hand it back to the test."""
+        verdicts reach the controller) and hand it back to the test. `before`: the candidate
+        engine's totals when the gate began, so `gate_stats` is this gate's own engine time
+        (`candidate_stats` is the engine's since it was loaded, every gate of the session)."""
         pool = self.state.engine_pool()
         engine = pool.loaded(self.candidate.name)  # the latency gate serves; it loads no engine
         engines = {
             "acquired_this_session": list(pool.acquired),
             "baseline_loaded": pool.is_loaded(self.baseline.name),
             "candidate_stats": asdict(engine.stats) if engine is not None else {},
+            "gate_stats": asdict(engine.stats.since(before)) if engine is not None else {},
             "candidate_runtime": dict(engine.runtime) if engine is not None else {},
         }
         entry = gate_entry(

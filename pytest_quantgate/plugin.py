@@ -334,7 +334,7 @@ class _ReportCollector:
         if terminal is None or self.config.option.collectonly:
             return
         cases = entry.get("metrics", {}).get("cases") or len(entry.get("cases", ()))
-        stats = entry.get("engines", {}).get("candidate_stats") or {}
+        stats = entry.get("engines", {}).get("gate_stats") or {}
         engine = next((c.engine for c in self.state.candidates if c.name == entry["candidate"]), "?")
         mode = entry.get("metrics", {}).get("mode")
         gate = f"{entry['gate']}[{mode}]" if mode else entry["gate"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, Mapping, Protocol, Sequence, runtime_checkable
 
@@ -187,6 +187,11 @@ class EngineStats:
     score_s: float = 0.0
     generate_calls: int = 0
     generated_tokens: int = 0
+
+    def since(self, earlier: "EngineStats") -> "EngineStats":
+        """What the engine did after `earlier` (a copy taken then): one gate's share of an
+        engine that every gate of the session shares."""
+        return EngineStats(**{f.name: getattr(self, f.name) - getattr(earlier, f.name) for f in fields(self)})
 
 
 @dataclass(frozen=True)

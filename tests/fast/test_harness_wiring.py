@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_quantgate.engines.base import Engine, GenerationRequest
+from pytest_quantgate.engines.base import Engine, EngineStats, GenerationRequest
 from pytest_quantgate.records import dump_json
 from pytest_quantgate.gates.registry import parse_config
 from tests import reports
@@ -120,6 +120,15 @@ BROKEN = {
 def suite_test(gate: str) -> str:
     """The suite's test function for a gate key ("structured_output[guided]" -> its own test)."""
     return "test_" + gate.replace("[free]", "").replace("[guided]", "_guided")
+
+
+def test_a_gates_engine_time_is_its_share_of_the_engine_every_gate_shares() -> None:
+    """A gate's progress line and `gate_stats` say what the engine did for that gate; the
+    engine's totals since its load (`candidate_stats`) include every earlier gate's."""
+    before = EngineStats(load_s=2.0, generate_s=5.0, generate_calls=3, generated_tokens=100)
+    after = EngineStats(load_s=2.0, generate_s=7.5, score_s=1.0, generate_calls=4, generated_tokens=160)
+    assert after.since(before) == EngineStats(generate_s=2.5, score_s=1.0, generate_calls=1, generated_tokens=60)
+    assert after.since(EngineStats()) == after  # the engine loaded during the gate: all of it is the gate's
 
 
 def test_every_gate_records_once_reads_back_and_tells_a_twin_from_a_broken_candidate(project: pytest.Pytester) -> None:

@@ -49,6 +49,12 @@ def test_int8_passes_and_kv2_loses_context_and_grounding(pytester: pytest.Pytest
     for key in ("baseline_refusal_rate_on_harmful", "candidate_refusal_rate_on_benign", "refusing_harmful", "answering_benign"):
         assert key in safety
     assert ("hf-kv2", "safety") not in report
+    # One engine served hf-int8's three gates: each entry's gate_stats is that gate's share of it
+    # (the progress line's "generating N s"), candidate_stats the engine's running total.
+    shares = [report[("hf-int8", gate)]["engines"] for gate in ("long_context", "safety", "rag_faithfulness")]
+    assert all(s["gate_stats"]["generated_tokens"] > 0 for s in shares)
+    total = max(s["candidate_stats"]["generated_tokens"] for s in shares)
+    assert sum(s["gate_stats"]["generated_tokens"] for s in shares) == total, shares
     result.stdout.fnmatch_lines(["*quantgate verdicts*"])
 
 
