@@ -320,6 +320,16 @@ def quantgate(request: pytest.FixtureRequest, quant_candidate: CandidateSpec, sn
 
 
 # -- report --------------------------------------------------------------------------------
+def _engine_work(gate_stats: dict[str, Any]) -> str:
+    """The gate's own engine time by kind: a scoring gate (drift) generates nothing, so a bare
+    "generating 0.0 s" would hide where its time went."""
+    generate_s, score_s = gate_stats.get("generate_s", 0.0), gate_stats.get("score_s", 0.0)
+    parts = [f"generating {generate_s:.1f} s"] if generate_s or not score_s else []
+    if score_s:
+        parts.append(f"scoring {score_s:.1f} s")
+    return ", " + ", ".join(parts)
+
+
 class _ReportCollector:
     """Turns test reports into report entries; on the xdist controller it sees every worker's."""
 
@@ -343,7 +353,7 @@ class _ReportCollector:
         terminal.write_line(
             f"quantgate: {entry['candidate']} {gate}: {entry['verdict'].upper()}"
             + (f", {cases} cases" if cases else "")
-            + f", {entry['seconds']:.1f} s ({engine} engine, generating {stats.get('generate_s', 0.0):.1f} s)"
+            + f", {entry['seconds']:.1f} s ({engine} engine{_engine_work(stats)})"
             + f", baseline from {entry.get('baseline_source', '?')}"
         )
 

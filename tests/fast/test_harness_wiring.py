@@ -131,6 +131,21 @@ def test_a_gates_engine_time_is_its_share_of_the_engine_every_gate_shares() -> N
     assert after.since(EngineStats()) == after  # the engine loaded during the gate: all of it is the gate's
 
 
+@pytest.mark.parametrize(
+    ("gate_stats", "said"),
+    [
+        ({"generate_s": 38.04, "score_s": 0.0}, ", generating 38.0 s"),
+        ({"generate_s": 0.0, "score_s": 28.13}, ", scoring 28.1 s"),  # drift: it scores, it generates nothing
+        ({"generate_s": 12.0, "score_s": 3.0}, ", generating 12.0 s, scoring 3.0 s"),
+        ({}, ", generating 0.0 s"),  # no engine of its own (the latency gate serves)
+    ],
+)
+def test_a_gates_progress_line_names_the_engine_work_it_did(gate_stats: dict[str, float], said: str) -> None:
+    from pytest_quantgate.plugin import _engine_work
+
+    assert _engine_work(gate_stats) == said
+
+
 def test_every_gate_records_once_reads_back_and_tells_a_twin_from_a_broken_candidate(project: pytest.Pytester) -> None:
     # Recording: the baseline engine answers once for every gate; the canary asks both routes live.
     first, report = run(project, "--quant-candidate=twin,wrong-answers", "--snapshot-update", "-k", "twin or test_canary")
