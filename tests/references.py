@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -59,7 +59,8 @@ def llama_perplexity(cache_dir: Path) -> Path:
 
     import llama_cpp
 
-    flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = next((line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")), "") if cpuinfo.exists() else ""
     cpu = hashlib.sha256(f"{platform.machine()} {flags}".encode()).hexdigest()[:12]
 
     def build(tmp: Path) -> None:
@@ -140,7 +141,7 @@ class FullMeasures:
 
     @classmethod
     def total(cls, parts: Sequence["FullMeasures"]) -> "FullMeasures":
-        return cls(*(sum(getattr(p, f) for p in parts) for f in ("positions", "kld_sum", "same_top1_count", "nll_base", "nll_base_encoded", "nll_candidate")))
+        return cls(*(sum(getattr(p, f.name) for p in parts) for f in fields(cls)))
 
     @property
     def kld(self) -> float:
