@@ -170,6 +170,22 @@ class PerplexityKLD:
     ppl_ratio: float
     text: str  # the whole output, for a failing assertion
 
+    @classmethod
+    def parse(cls, out: str) -> "PerplexityKLD":
+        def number(pattern: str) -> float:
+            found = re.search(pattern, out)
+            if found is None:
+                raise RuntimeError(f"llama-perplexity printed no {pattern!r}:\n{out[-3000:]}")
+            return float(found.group(1))
+
+        return cls(
+            chunks=int(number(r"computing over (\d+) chunks")),
+            mean_kld=number(r"Mean\s+KLD:\s+([-\d.]+)"),
+            same_top1=number(r"Same top p:\s+([-\d.]+)") / 100,
+            ppl_ratio=number(r"Mean PPL\(Q\)/PPL\(base\)\s+:\s+([-\d.]+)"),
+            text=out,
+        )
+
 
 def llama_perplexity_kld(
     binary: Path, base: Path, models: dict[str, Path], text: Path, context: int, work: Path, *options: str
@@ -186,21 +202,4 @@ def llama_perplexity_kld(
         return done.stdout + done.stderr
 
     run(base, "-f", str(text))
-    results = {}
-    for name, model in models.items():
-        out = run(model, "--kl-divergence")
-
-        def number(pattern: str) -> float:
-            found = re.search(pattern, out)
-            if found is None:
-                raise RuntimeError(f"llama-perplexity printed no {pattern!r}:\n{out[-3000:]}")
-            return float(found.group(1))
-
-        results[name] = PerplexityKLD(
-            chunks=int(number(r"computing over (\d+) chunks")),
-            mean_kld=number(r"Mean\s+KLD:\s+([-\d.]+)"),
-            same_top1=number(r"Same top p:\s+([-\d.]+)") / 100,
-            ppl_ratio=number(r"Mean PPL\(Q\)/PPL\(base\)\s+:\s+([-\d.]+)"),
-            text=out,
-        )
-    return results
+    return {name: PerplexityKLD.parse(run(model, "--kl-divergence")) for name, model in models.items()}

@@ -16,10 +16,9 @@ pytestmark = pytest.mark.slow(minutes=10)
 torch = pytest.importorskip("torch")
 
 import tests.engine_stack  # noqa: E402,F401  (first: one copy of torch/quanto for pytester runs)
-from pytest_quantgate import engines
+from pytest_quantgate import engines, models
 from pytest_quantgate.gates.registry import parse_config
 from pytest_quantgate.gates.common import corpus
-from pytest_quantgate.models import DEMO_STEM, demo_gguf, gguf_ladder
 
 LADDER = GGUF + f'''
 [candidates.gguf-q4_k_m]
@@ -27,6 +26,7 @@ engine = "llamacpp"
 model = "{DEMO}@gguf-q4_k_m"
 baseline = "gguf-f32"
 '''
+LADDER_CANDIDATES = ("gguf-q8_0", "gguf-q4_k_m", "gguf-q2_k")
 
 
 def scored_rows(engine: object, window: corpus.Window, evaluate: bool = True) -> np.ndarray:
@@ -66,7 +66,7 @@ def test_the_gate_agrees_with_llama_perplexity_and_the_full_vocabulary_kld_on_th
     monkeypatch.setattr(LlamaCppEngine, "_eval", evaluate_and_compare)
     pytester.makefile(".toml", quantgate=demo_config(snapshot_dir=repo_snapshots, extra=LADDER))
     result = pytester.runpytest_inprocess(
-        "--quant-candidate=gguf-q8_0,gguf-q4_k_m,gguf-q2_k", "-m", "drift", "--quantgate-suite=only",
+        f"--quant-candidate={','.join(LADDER_CANDIDATES)}", "-m", "drift", "--quantgate-suite=only",
         "--quantgate-report=r.json", "-p", "no:cacheprovider",
     )
     report = {name: gates["drift"] for name, gates in reports.by_candidate(pytester.path / "r.json").items()}
@@ -74,9 +74,9 @@ def test_the_gate_agrees_with_llama_perplexity_and_the_full_vocabulary_kld_on_th
 
     # The tool with flash attention off, as the engine runs (its default `-fa auto` turns it on
     # here, which moves Q8_0's KLD by +2.2% and same top-1 by -0.44 points: other logits).
-    ladder = {t: gguf_ladder.build(demo_gguf(), cache, DEMO_STEM, t) for t in ("f32", "q8_0", "q4_k_m", "q2_k")}
+    weights = {name: models.resolve(cfg.candidates[name].model, cache) for name in ("gguf-f32", *LADDER_CANDIDATES)}
     tool = llama_perplexity_kld(
-        llama_perplexity(cache), ladder.pop("f32"), {f"gguf-{t}": path for t, path in ladder.items()},
+        llama_perplexity(cache), weights.pop("gguf-f32"), weights,
         Path(corpus.__file__).with_name(corpus.BUILTIN_CORPUS), 256, tmp_path, "-fa", "off",
     )
     for name, theirs in tool.items():
